@@ -1,0 +1,31 @@
+"""Request-scoped dependencies: one session per request."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from app.core.db import session_scope
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    yield from session_scope(request.app.state.sessionmaker)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).", examples=[50])]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip.", examples=[0])]
+Sort = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Comma-separated fields; prefix with '-' for descending.",
+        examples=["-created_at"],
+    ),
+]
+Cascade = Annotated[
+    bool,
+    Query(description="Also delete the rows that depend on this one (otherwise 409 lists them)."),
+]

@@ -1,0 +1,30 @@
+"""/health: is the service up and is the database reachable?"""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/health",
+    summary="Service and database health",
+    responses={
+        200: {"content": {"application/json": {"example": {"status": "ok", "database": "ok"}}}},
+        503: {"description": "Database unreachable"},
+    },
+)
+def health(request: Request) -> Any:
+    engine = request.app.state.engine
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "unreachable" here
+        return JSONResponse(
+            status_code=503,
+            content={"status": "degraded", "database": "unreachable", "detail": type(exc).__name__},
+        )
+    return {"status": "ok", "database": "ok", "backend": engine.dialect.name}

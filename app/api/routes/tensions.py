@@ -1,0 +1,32 @@
+"""/tensions: CRUD plus status changes with who, when and why."""
+
+from typing import Annotated
+
+from fastapi import Body, Path
+
+from app.api.crud import RESPONSES_WRITE, crud_router
+from app.api.deps import SessionDep
+from app.models.tension import TensionPublic, TensionStatusChangeIn
+from app.services.crud import get_row
+from app.services.tensions import RESOURCE, change_status
+
+router = crud_router(RESOURCE, tag="tensions")
+
+
+@router.post(
+    "/{ref}/status",
+    response_model=TensionPublic,
+    summary="Change a tension's status",
+    description="Records the new status with who changed it, when, why, and the sources.",
+    responses=RESPONSES_WRITE,
+)
+def post_status(
+    session: SessionDep,
+    ref: Annotated[str, Path(description="Numeric id or slug", examples=["memorization-necessity"])],
+    body: Annotated[TensionStatusChangeIn, Body()],
+) -> TensionPublic:
+    tension = get_row(session, RESOURCE, ref)
+    change_status(session, tension, body)
+    session.commit()
+    session.expire_all()
+    return RESOURCE.to_public(get_row(session, RESOURCE, tension.id))

@@ -1,0 +1,68 @@
+"""/threads: CRUD plus the thread's items."""
+
+from typing import Annotated, Any
+
+from fastapi import Body, Path, status
+from sqlalchemy import func, select
+
+from app.api.crud import RESPONSES_READ, RESPONSES_WRITE, crud_router
+from app.api.deps import Limit, Offset, SessionDep
+from app.models import ThreadItem
+from app.models.common import Page
+from app.models.thread import ThreadItemCreate, ThreadItemPublic
+from app.services.crud import get_row, page
+from app.services.threads import RESOURCE, add_item, remove_item
+
+router = crud_router(RESOURCE, tag="threads")
+ThreadRef = Annotated[str, Path(description="Numeric id or slug", examples=["1"])]
+
+
+@router.get(
+    "/{ref}/items",
+    response_model=Page[ThreadItemPublic],
+    summary="List a thread's items",
+    description="Sources ingested into the thread, by citation number, with how each was found.",
+    responses=RESPONSES_READ,
+)
+def list_items(session: SessionDep, ref: ThreadRef, limit: Limit = 50, offset: Offset = 0) -> Any:
+    thread = get_row(session, RESOURCE, ref)
+    where = ThreadItem.thread_id == thread.id
+    total = session.scalar(select(func.count()).select_from(ThreadItem).where(where)) or 0
+    rows = session.scalars(
+        select(ThreadItem)
+        .where(where)
+        .order_by(ThreadItem.citation_number.asc().nulls_last(), ThreadItem.source_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return page([ThreadItemPublic.model_validate(r) for r in rows], total, limit, offset)
+
+
+@router.post(
+    "/{ref}/items",
+    response_model=ThreadItemPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a source to a thread",
+    responses=RESPONSES_WRITE,
+)
+def post_item(session: SessionDep, ref: ThreadRef, body: Annotated[ThreadItemCreate, Body()]) -> Any:
+    thread = get_row(session, RESOURCE, ref)
+    item = add_item(session, thread, body)
+    session.commit()
+    return ThreadItemPublic.model_validate(item)
+
+
+@router.delete(
+    "/{ref}/items/{source_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a source from a thread",
+    responses=RESPONSES_READ,
+)
+def delete_item(
+    session: SessionDep,
+    ref: ThreadRef,
+    source_id: Annotated[int, Path(description="Source id", examples=[12])],
+) -> None:
+    thread = get_row(session, RESOURCE, ref)
+    remove_item(session, thread, source_id)
+    session.commit()

@@ -1,0 +1,78 @@
+"""The `atlas` command line: serve, migrate, seed."""
+
+from typing import Annotated
+
+import typer
+
+from app.core.config import get_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.core import migrations
+
+cli = typer.Typer(help="Theory Atlas: a tracker for a scientific debate.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the database to REVISION (default: the latest)."""
+    migrations.upgrade(get_settings(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Migrate the database down to REVISION ('base' empties it)."""
+    migrations.downgrade(get_settings(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Print the database's revision and the latest one."""
+    settings = get_settings()
+    engine = make_engine(settings)
+    typer.echo(f"current: {migrations.current_revision(engine)}")
+    typer.echo(f"head:    {migrations.head_revision(settings)}")
+    engine.dispose()
+
+
+@cli.command()
+def seed() -> None:
+    """Load the seed debate from seeds/ (idempotent: a second run changes nothing)."""
+    from app.services.seed import load_seed
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    migrations.check_schema(engine, settings)
+    with make_sessionmaker(engine)() as session:
+        report = load_seed(session, settings.seeds_dir)
+        session.commit()
+    engine.dispose()
+    if not report:
+        typer.echo("seed data already loaded: nothing changed")
+    for name, counts in report.items():
+        typer.echo(f"{name:<24} created {counts['created']:>4}  updated {counts['updated']:>4}")
+
+
+@cli.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    reload: bool = False,
+    upgrade: Annotated[bool, typer.Option(help="Migrate to the latest revision first.")] = True,
+    seed_data: Annotated[bool, typer.Option("--seed", help="Load the seed debate first.")] = False,
+) -> None:
+    """Serve the API with uvicorn (migrates the database first unless --no-upgrade)."""
+    import uvicorn
+
+    if upgrade:
+        migrations.upgrade(get_settings())
+    if seed_data:
+        seed()
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, reload=reload)
+
+
+def main() -> None:
+    cli()

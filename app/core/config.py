@@ -1,0 +1,34 @@
+"""Settings read from the environment (and an optional .env file)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'atlas.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = Field("development", description="development | test | production")
+    database_url: str = Field(default_factory=default_database_url)
+    # How long a SQLite writer waits for a lock before giving up (milliseconds).
+    sqlite_busy_timeout_ms: int = 15000
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+    page_size_default: int = 50
+    page_size_max: int = 500
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

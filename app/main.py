@@ -1,0 +1,81 @@
+"""The ASGI application: app factory, routers and error handlers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.api.routes import actors, claims, edges, events, health, perspectives, problems, sources
+from app.api.routes import tensions, threads
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine, make_sessionmaker, write_intent
+from app.core.errors import install_error_handlers
+from app.core.migrations import check_schema
+
+API_PREFIX = "/api/v1"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class WriteIntentMiddleware:
+    """Marks reads so that SQLite opens them with a deferred (non-locking) BEGIN."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = write_intent.set(scope["method"] not in READ_METHODS)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            write_intent.reset(token)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_schema(app.state.engine, settings)
+        yield
+        app.state.engine.dispose()
+
+    app: Any = FastAPIOffline(
+        title="Theory Atlas",
+        version="0.1.0",
+        description=(
+            "Tracks the debate on why deep learning generalizes: open problems, sources, "
+            "claims, perspectives, tensions, and how they change over time."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    install_error_handlers(app)
+    app.add_middleware(WriteIntentMiddleware)
+
+    app.include_router(health.router)
+    for router in (
+        problems.router,
+        sources.router,
+        sources.works_router,
+        actors.router,
+        claims.router,
+        claims.evidence_router,
+        perspectives.router,
+        tensions.router,
+        events.router,
+        threads.router,
+        edges.router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,35 @@
+"""All tables, imported so that Base.metadata knows them (Alembic reads it)."""
+
+from app.models.actor import Actor
+from app.models.base import Base
+from app.models.claim import Claim, ClaimStatusChange, Evidence
+from app.models.edge import Edge
+from app.models.perspective import Perspective, PerspectiveEvolution
+from app.models.problem import Problem, ProblemFacet
+from app.models.source import Source, SourceRevision, SourceTag, Work
+from app.models.tension import Tension, TensionSide, TensionStatusChange
+from app.models.thread import Thread, ThreadItem
+from app.models.timeline import TimelineEvent
+
+__all__ = [
+    "Actor",
+    "Base",
+    "Claim",
+    "ClaimStatusChange",
+    "Edge",
+    "Evidence",
+    "Perspective",
+    "PerspectiveEvolution",
+    "Problem",
+    "ProblemFacet",
+    "Source",
+    "SourceRevision",
+    "SourceTag",
+    "Tension",
+    "TensionSide",
+    "TensionStatusChange",
+    "Thread",
+    "ThreadItem",
+    "TimelineEvent",
+    "Work",
+]

@@ -1,0 +1,212 @@
+"""Tension: an open question between claims/perspectives, with sides and status history."""
+
+from datetime import datetime
+
+from pydantic import ConfigDict, Field
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, Timestamped, utcnow
+from app.models.common import (
+    CreateModel,
+    NonEmptyText,
+    ORMModel,
+    ShortText,
+    Slug,
+    TensionStatus,
+    Timestamps,
+    UpdateModel,
+    UTCDateTime,
+    db_enum,
+)
+from app.models.links import (
+    side_claims,
+    side_perspectives,
+    side_sources,
+    status_change_sources,
+    tension_sources,
+)
+
+
+class Tension(Timestamped, Base):
+    __node_type__ = "tension"
+    __tablename__ = "tensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[TensionStatus] = mapped_column(
+        db_enum(TensionStatus, "tension_status"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    sides: Mapped[list["TensionSide"]] = relationship(
+        order_by="TensionSide.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+    status_history: Mapped[list["TensionStatusChange"]] = relationship(
+        order_by="TensionStatusChange.changed_at, TensionStatusChange.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    sources = relationship(
+        "Source", secondary=tension_sources, order_by=tension_sources.c.position, viewonly=True
+    )
+
+    @property
+    def source_ids(self) -> list[int]:
+        return [s.id for s in self.sources]
+
+
+class TensionSide(Base):
+    __tablename__ = "tension_sides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tension_id: Mapped[int] = mapped_column(ForeignKey("tensions.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(500))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    claims = relationship(
+        "Claim", secondary=side_claims, order_by=side_claims.c.position, viewonly=True
+    )
+    perspectives = relationship(
+        "Perspective", secondary=side_perspectives, order_by=side_perspectives.c.position,
+        viewonly=True,
+    )
+    sources = relationship(
+        "Source", secondary=side_sources, order_by=side_sources.c.position, viewonly=True
+    )
+
+    @property
+    def claim_ids(self) -> list[int]:
+        return [c.id for c in self.claims]
+
+    @property
+    def perspective_ids(self) -> list[int]:
+        return [p.id for p in self.perspectives]
+
+    @property
+    def source_ids(self) -> list[int]:
+        return [s.id for s in self.sources]
+
+
+class TensionStatusChange(Base):
+    __tablename__ = "tension_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tension_id: Mapped[int] = mapped_column(ForeignKey("tensions.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[TensionStatus | None] = mapped_column(db_enum(TensionStatus, "from_status"))
+    to_status: Mapped[TensionStatus] = mapped_column(db_enum(TensionStatus, "to_status"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    sources = relationship(
+        "Source", secondary=status_change_sources, order_by=status_change_sources.c.position,
+        viewonly=True,
+    )
+
+    @property
+    def source_ids(self) -> list[int]:
+        return [s.id for s in self.sources]
+
+
+# ---------------------------------------------------------------- API schemas
+
+
+class SideIn(ORMModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+    label: ShortText
+    claim_ids: list[int] = Field(default_factory=list)
+    perspective_ids: list[int] = Field(default_factory=list)
+    source_ids: list[int] = Field(default_factory=list)
+
+
+class SidePublic(SideIn):
+    id: int
+
+
+class StatusChangePublic(ORMModel):
+    from_status: TensionStatus | None
+    to_status: TensionStatus
+    reason: str | None
+    changed_by: str | None
+    changed_at: UTCDateTime
+    source_ids: list[int]
+
+
+class TensionStatusChangeIn(CreateModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "narrowing",
+                    "reason": "A replication settles one of the two regimes.",
+                    "source_ids": [12],
+                    "changed_by": "curator",
+                }
+            ]
+        }
+    )
+    status: TensionStatus
+    reason: NonEmptyText
+    source_ids: list[int] = Field(default_factory=list, description="Sources justifying it.")
+    changed_by: str | None = Field(None, max_length=200, description="Curator name.")
+    changed_at: datetime | None = Field(None, description="Default: now.")
+
+
+TENSION_EXAMPLE = {
+    "slug": "memorization-necessity",
+    "thread_id": 1,
+    "problem_id": 1,
+    "title": "Is memorization necessary?",
+    "question": "Is memorizing rare examples needed for learning, harmful, or incidental?",
+    "status": "open",
+    "source_ids": [44, 12],
+    "sides": [
+        {"label": "Necessary", "claim_ids": [7], "perspective_ids": [5], "source_ids": [44]},
+        {"label": "Harmful", "claim_ids": [8], "perspective_ids": [6], "source_ids": [12]},
+    ],
+}
+
+
+class TensionCreate(CreateModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [TENSION_EXAMPLE]})
+    slug: Slug | None = None
+    thread_id: int | None = None
+    problem_id: int | None = None
+    title: ShortText
+    question: NonEmptyText
+    status: TensionStatus = TensionStatus.open
+    source_ids: list[int] = Field(default_factory=list)
+    sides: list[SideIn] = Field(default_factory=list)
+
+
+class TensionUpdate(UpdateModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"question": "A sharper statement of the question."}]}
+    )
+    slug: Slug | None = None
+    thread_id: int | None = None
+    problem_id: int | None = None
+    title: ShortText | None = None
+    question: NonEmptyText | None = None
+    source_ids: list[int] | None = None
+    sides: list[SideIn] | None = Field(None, description="Replaces all sides.")
+
+
+class TensionPublic(Timestamps):
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [{"id": 2, **TENSION_EXAMPLE}]}
+    )
+    slug: str
+    thread_id: int | None
+    problem_id: int | None
+    title: str
+    question: str
+    status: TensionStatus
+    source_ids: list[int]
+    sides: list[SidePublic]
+    status_history: list[StatusChangePublic]

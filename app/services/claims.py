@@ -1,0 +1,163 @@
+"""Claims (with status history) and the evidence linking sources to them."""
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.core.errors import Conflict, InvalidInput
+from app.models import Claim, ClaimStatusChange, Evidence, Problem, Source
+from app.models.claim import (
+    ClaimCreate,
+    ClaimPublic,
+    ClaimUpdate,
+    EvidenceCreate,
+    EvidencePublic,
+    EvidenceUpdate,
+)
+from app.models.common import ClaimKind, ClaimStatus, EvidenceRelation
+from app.services.crud import Resource
+from app.services.refs import assign, require_id, unique_slug
+
+
+class ClaimFilters(BaseModel):
+    problem_id: int | None = None
+    kind: ClaimKind | None = None
+    status: ClaimStatus | None = None
+    experiment: str | None = Field(None, max_length=100)
+    source_id: int | None = Field(None, description="Claims with evidence from this source.")
+    q: str | None = Field(None, max_length=200, description="Substring of the text.")
+
+
+def _filters(stmt: Select, f: ClaimFilters) -> Select:
+    if f.problem_id is not None:
+        stmt = stmt.where(Claim.problem_id == f.problem_id)
+    if f.kind:
+        stmt = stmt.where(Claim.kind == f.kind)
+    if f.status:
+        stmt = stmt.where(Claim.status == f.status)
+    if f.experiment:
+        stmt = stmt.where(Claim.experiment == f.experiment)
+    if f.source_id is not None:
+        stmt = stmt.where(
+            Claim.id.in_(select(Evidence.claim_id).where(Evidence.source_id == f.source_id))
+        )
+    if f.q:
+        stmt = stmt.where(Claim.text.ilike(f"%{f.q}%"))
+    return stmt
+
+
+def create_claim(session: Session, data: ClaimCreate) -> Claim:
+    require_id(session, Problem, data.problem_id, "problem_id")
+    claim = Claim(
+        slug=unique_slug(session, Claim, data.slug, data.text[:60]),
+        **data.model_dump(exclude={"slug", "scope"}),
+        scope=data.scope.model_dump(),
+    )
+    session.add(claim)
+    session.flush()
+    return claim
+
+
+def update_claim(session: Session, claim: Claim, data: ClaimUpdate) -> Claim:
+    if "problem_id" in data.model_fields_set:
+        require_id(session, Problem, data.problem_id, "problem_id")
+    old_status = claim.status
+    assign(claim, data, exclude={"status_reason", "changed_by"})
+    if data.status is not None and data.status != old_status:
+        claim.status_history.append(
+            ClaimStatusChange(
+                from_status=old_status,
+                to_status=data.status,
+                reason=data.status_reason,
+                changed_by=data.changed_by,
+            )
+        )
+    session.flush()
+    return claim
+
+
+class EvidenceFilters(BaseModel):
+    claim_id: int | None = None
+    source_id: int | None = None
+    relation: EvidenceRelation | None = None
+
+
+def _evidence_filters(stmt: Select, f: EvidenceFilters) -> Select:
+    if f.claim_id is not None:
+        stmt = stmt.where(Evidence.claim_id == f.claim_id)
+    if f.source_id is not None:
+        stmt = stmt.where(Evidence.source_id == f.source_id)
+    if f.relation:
+        stmt = stmt.where(Evidence.relation == f.relation)
+    return stmt
+
+
+def create_evidence(session: Session, data: EvidenceCreate) -> Evidence:
+    require_id(session, Claim, data.claim_id, "claim_id")
+    require_id(session, Source, data.source_id, "source_id")
+    existing = session.scalar(
+        select(Evidence.id).where(
+            Evidence.claim_id == data.claim_id,
+            Evidence.source_id == data.source_id,
+            Evidence.relation == data.relation,
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            f"source {data.source_id} already {data.relation.value} claim {data.claim_id}",
+            field="relation",
+            details={"existing_id": existing},
+        )
+    evidence = Evidence(**data.model_dump())
+    session.add(evidence)
+    session.flush()
+    return evidence
+
+
+def update_evidence(session: Session, evidence: Evidence, data: EvidenceUpdate) -> Evidence:
+    if data.relation is not None and data.relation != evidence.relation:
+        clash = session.scalar(
+            select(Evidence.id).where(
+                Evidence.claim_id == evidence.claim_id,
+                Evidence.source_id == evidence.source_id,
+                Evidence.relation == data.relation,
+            )
+        )
+        if clash is not None:
+            raise InvalidInput(
+                f"relation: evidence {clash} already records this relation", field="relation"
+            )
+    assign(evidence, data)
+    return evidence
+
+
+CLAIMS = Resource(
+    name="claim",
+    plural="claims",
+    model=Claim,
+    public=ClaimPublic,
+    create_schema=ClaimCreate,
+    update_schema=ClaimUpdate,
+    create=create_claim,
+    update=update_claim,
+    filters_schema=ClaimFilters,
+    apply_filters=_filters,
+    sortable={"status": Claim.status, "kind": Claim.kind, "created_at": Claim.created_at,
+              "updated_at": Claim.updated_at},
+    load_options=[selectinload(Claim.status_history)],
+)
+
+EVIDENCE = Resource(
+    name="evidence",
+    plural="evidence",
+    model=Evidence,
+    public=EvidencePublic,
+    create_schema=EvidenceCreate,
+    update_schema=EvidenceUpdate,
+    create=create_evidence,
+    update=update_evidence,
+    filters_schema=EvidenceFilters,
+    apply_filters=_evidence_filters,
+    sortable={"relation": Evidence.relation, "created_at": Evidence.created_at},
+    has_slug=False,
+)

@@ -1,0 +1,100 @@
+"""Who depends on a row, and deleting with or without its dependents.
+
+Found from the schema itself: every foreign key pointing at the row's table that does not
+cascade on delete is a dependency, plus edges naming the row as an endpoint.
+"""
+
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from app.core.errors import HasDependents
+from app.models import Base, Edge
+from app.models.links import LINK_TABLES
+
+MAX_LISTED = 50
+
+
+def _referencing(table: Table) -> list[tuple[Table, Any]]:
+    """(child table, child column) for each non-cascading FK into `table`."""
+    refs = []
+    for child in Base.metadata.sorted_tables:
+        for fk in child.foreign_keys:
+            if fk.column.table is table and fk.ondelete != "CASCADE" and child is not table:
+                refs.append((child, fk.parent))
+    return refs
+
+
+def _model_for(table: Table) -> Any:
+    for mapper in Base.registry.mappers:
+        if mapper.local_table is table:
+            return mapper.class_
+    return None
+
+
+def node_type_of(model: Any) -> str | None:
+    return getattr(model, "__node_type__", None)
+
+
+def _edge_filter(node_type: str, node_id: int) -> Any:
+    return or_(
+        and_(Edge.from_type == node_type, Edge.from_id == node_id),
+        and_(Edge.to_type == node_type, Edge.to_id == node_id),
+    )
+
+
+def find_dependents(session: Session, obj: Any) -> list[dict[str, Any]]:
+    table = obj.__table__
+    found = []
+    for child, column in _referencing(table):
+        if child.name in LINK_TABLES:
+            keys = [c for c in child.primary_key.columns if c is not column]
+            rows = session.execute(select(*keys).where(column == obj.id).limit(MAX_LISTED)).all()
+            count = len(rows)
+            ids = [r[0] for r in rows]
+        else:
+            ids = list(session.scalars(select(child.c.id).where(column == obj.id).limit(MAX_LISTED)))
+            count = len(ids)
+        if count:
+            found.append({"table": child.name, "via": column.name, "ids": ids})
+    node_type = node_type_of(type(obj))
+    if node_type:
+        ids = list(
+            session.scalars(select(Edge.id).where(_edge_filter(node_type, obj.id)).limit(MAX_LISTED))
+        )
+        if ids:
+            found.append({"table": "edges", "via": "endpoint", "ids": ids})
+    return found
+
+
+def delete_row(session: Session, obj: Any, cascade: bool) -> None:
+    """Delete `obj`; with dependents, 409 listing them unless `cascade` deletes them too."""
+    if not cascade:
+        dependents = find_dependents(session, obj)
+        if dependents:
+            names = ", ".join(f"{len(d['ids'])} in {d['table']}" for d in dependents)
+            raise HasDependents(
+                f"{type(obj).__name__} {obj.id} is referenced by other rows ({names}); "
+                "delete them first or repeat with ?cascade=true",
+                details={"dependents": dependents},
+            )
+    else:
+        _delete_dependents(session, obj)
+    session.delete(obj)
+    session.flush()
+
+
+def _delete_dependents(session: Session, obj: Any) -> None:
+    for child, column in _referencing(obj.__table__):
+        if child.name in LINK_TABLES:
+            session.execute(delete(child).where(column == obj.id))
+            continue
+        model = _model_for(child)
+        for dependent in session.scalars(select(model).where(getattr(model, column.key) == obj.id)):
+            _delete_dependents(session, dependent)
+            session.delete(dependent)
+        session.flush()
+    node_type = node_type_of(type(obj))
+    if node_type:
+        session.execute(delete(Edge).where(_edge_filter(node_type, obj.id)))

@@ -1,0 +1,140 @@
+"""Tensions: sides, cited sources and a dated, justified status history."""
+
+from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models import Claim, Perspective, Problem, Source, Tension, TensionSide, TensionStatusChange, Thread
+from app.models.common import TensionStatus
+from app.models.links import (
+    side_claims,
+    side_perspectives,
+    side_sources,
+    status_change_sources,
+    tension_sources,
+)
+from app.models.tension import (
+    SideIn,
+    TensionCreate,
+    TensionPublic,
+    TensionStatusChangeIn,
+    TensionUpdate,
+)
+from app.services.crud import Resource
+from app.services.refs import assign, require_id, require_ids, set_links, unique_slug
+
+
+class TensionFilters(BaseModel):
+    status: TensionStatus | None = None
+    thread_id: int | None = None
+    problem_id: int | None = None
+
+
+def _filters(stmt: Select, f: TensionFilters) -> Select:
+    if f.status:
+        stmt = stmt.where(Tension.status == f.status)
+    if f.thread_id is not None:
+        stmt = stmt.where(Tension.thread_id == f.thread_id)
+    if f.problem_id is not None:
+        stmt = stmt.where(Tension.problem_id == f.problem_id)
+    return stmt
+
+
+def _check_refs(session: Session, data: TensionCreate | TensionUpdate) -> None:
+    sent = data.model_fields_set
+    if "thread_id" in sent:
+        require_id(session, Thread, data.thread_id, "thread_id")
+    if "problem_id" in sent:
+        require_id(session, Problem, data.problem_id, "problem_id")
+    require_ids(session, Source, data.source_ids or [], "source_ids")
+    for i, side in enumerate(data.sides or []):
+        require_ids(session, Claim, side.claim_ids, f"sides.{i}.claim_ids")
+        require_ids(session, Perspective, side.perspective_ids, f"sides.{i}.perspective_ids")
+        require_ids(session, Source, side.source_ids, f"sides.{i}.source_ids")
+
+
+def _write_sides(session: Session, tension: Tension, sides: list[SideIn]) -> None:
+    tension.sides.clear()
+    session.flush()
+    for position, side_in in enumerate(sides):
+        side = TensionSide(label=side_in.label, position=position)
+        tension.sides.append(side)
+        session.flush()
+        set_links(session, side_claims, "side_id", side.id, "claim_id", side_in.claim_ids)
+        set_links(session, side_perspectives, "side_id", side.id, "perspective_id", side_in.perspective_ids)
+        set_links(session, side_sources, "side_id", side.id, "source_id", side_in.source_ids)
+
+
+def _write_children(session: Session, tension: Tension, data: TensionCreate | TensionUpdate) -> None:
+    if data.source_ids is not None:
+        set_links(session, tension_sources, "tension_id", tension.id, "source_id", data.source_ids)
+    if data.sides is not None:
+        _write_sides(session, tension, data.sides)
+    session.flush()
+    session.expire(tension, ["sources"])
+
+
+def create_tension(session: Session, data: TensionCreate) -> Tension:
+    _check_refs(session, data)
+    tension = Tension(
+        slug=unique_slug(session, Tension, data.slug, data.title),
+        **data.model_dump(exclude={"slug", "source_ids", "sides"}),
+    )
+    session.add(tension)
+    session.flush()
+    tension.status_history.append(
+        TensionStatusChange(from_status=None, to_status=data.status, reason="recorded")
+    )
+    _write_children(session, tension, data)
+    return tension
+
+
+def update_tension(session: Session, tension: Tension, data: TensionUpdate) -> Tension:
+    _check_refs(session, data)
+    assign(tension, data, exclude={"source_ids", "sides"})
+    _write_children(session, tension, data)
+    return tension
+
+
+def change_status(session: Session, tension: Tension, data: TensionStatusChangeIn) -> Tension:
+    """Record who changed the status, when, why and on which sources."""
+    require_ids(session, Source, data.source_ids, "source_ids")
+    change = TensionStatusChange(
+        from_status=tension.status,
+        to_status=data.status,
+        reason=data.reason,
+        changed_by=data.changed_by,
+    )
+    if data.changed_at is not None:
+        change.changed_at = data.changed_at
+    tension.status_history.append(change)
+    tension.status = data.status
+    session.flush()
+    set_links(session, status_change_sources, "change_id", change.id, "source_id", data.source_ids)
+    session.flush()
+    session.expire(change, ["sources"])
+    return tension
+
+
+RESOURCE = Resource(
+    name="tension",
+    plural="tensions",
+    model=Tension,
+    public=TensionPublic,
+    create_schema=TensionCreate,
+    update_schema=TensionUpdate,
+    create=create_tension,
+    update=update_tension,
+    filters_schema=TensionFilters,
+    apply_filters=_filters,
+    sortable={"position": Tension.position, "status": Tension.status, "title": Tension.title,
+              "created_at": Tension.created_at, "updated_at": Tension.updated_at},
+    default_sort="position",
+    load_options=[
+        selectinload(Tension.sources),
+        selectinload(Tension.sides).selectinload(TensionSide.claims),
+        selectinload(Tension.sides).selectinload(TensionSide.perspectives),
+        selectinload(Tension.sides).selectinload(TensionSide.sources),
+        selectinload(Tension.status_history).selectinload(TensionStatusChange.sources),
+    ],
+)
