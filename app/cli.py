@@ -4,9 +4,9 @@ from typing import Annotated
 
 import typer
 
+from app.core import migrations
 from app.core.config import get_settings
 from app.core.db import make_engine, make_sessionmaker
-from app.core import migrations
 
 cli = typer.Typer(help="Theory Atlas: a tracker for a scientific debate.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)

@@ -8,8 +8,18 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.routes import actors, claims, edges, events, health, perspectives, problems, sources
-from app.api.routes import tensions, threads
+from app.api.routes import (
+    actors,
+    claims,
+    edges,
+    events,
+    health,
+    perspectives,
+    problems,
+    sources,
+    tensions,
+    threads,
+)
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, write_intent
 from app.core.errors import install_error_handlers

@@ -77,9 +77,7 @@ def _truncate(engine: Engine) -> None:
 
 def _has_sequence(conn) -> bool:  # type: ignore[no-untyped-def]
     return bool(
-        conn.execute(
-            text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
-        ).scalar()
+        conn.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).scalar()
     )
 
 

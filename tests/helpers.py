@@ -20,7 +20,9 @@ def snapshot(session_factory: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, to prove that a failed request changed nothing."""
     with session_factory() as session:
         return {
-            t.name: sorted(map(tuple, session.execute(text(f"SELECT * FROM {t.name}")).all()), key=repr)
+            t.name: sorted(
+                map(tuple, session.execute(text(f"SELECT * FROM {t.name}")).all()), key=repr
+            )
             for t in Base.metadata.sorted_tables
         }
 
@@ -32,45 +34,92 @@ def make_graph(client: TestClient) -> dict[str, int]:
     source = post(
         client,
         "/sources",
-        {"title": "Does learning require memorization?", "authors": ["Vitaly Feldman"],
-         "date": "2019-06", "arxiv": "1906.05271", "doi": "10.1145/3357713.3384290"},
+        {
+            "title": "Does learning require memorization?",
+            "authors": ["Vitaly Feldman"],
+            "date": "2019-06",
+            "arxiv": "1906.05271",
+            "doi": "10.1145/3357713.3384290",
+        },
     )
     thread = post(client, "/threads", {"title": "Is theory broken?", "found_via": "manual"})
     claim = post(
-        client, "/claims",
-        {"text": "Memorization is needed for long tails", "kind": "theoretical",
-         "problem_id": problem["id"]},
+        client,
+        "/claims",
+        {
+            "text": "Memorization is needed for long tails",
+            "kind": "theoretical",
+            "problem_id": problem["id"],
+        },
     )
     evidence = post(
-        client, "/evidence",
+        client,
+        "/evidence",
         {"claim_id": claim["id"], "source_id": source["id"], "relation": "supports"},
     )
     perspective = post(
-        client, "/perspectives",
-        {"label": "Feldman", "stance": "Memorization is necessary.", "thread_id": thread["id"],
-         "actor_id": actor["id"], "source_ids": [source["id"]], "claim_ids": [claim["id"]],
-         "evolution": [{"version": 6, "kind": "consistent"}]},
+        client,
+        "/perspectives",
+        {
+            "label": "Feldman",
+            "stance": "Memorization is necessary.",
+            "thread_id": thread["id"],
+            "actor_id": actor["id"],
+            "source_ids": [source["id"]],
+            "claim_ids": [claim["id"]],
+            "evolution": [{"version": 6, "kind": "consistent"}],
+        },
     )
     tension = post(
-        client, "/tensions",
-        {"title": "Memorization", "question": "Necessary or harmful?", "thread_id": thread["id"],
-         "problem_id": problem["id"], "source_ids": [source["id"]],
-         "sides": [{"label": "necessary", "claim_ids": [claim["id"]],
-                    "perspective_ids": [perspective["id"]], "source_ids": [source["id"]]}]},
+        client,
+        "/tensions",
+        {
+            "title": "Memorization",
+            "question": "Necessary or harmful?",
+            "thread_id": thread["id"],
+            "problem_id": problem["id"],
+            "source_ids": [source["id"]],
+            "sides": [
+                {
+                    "label": "necessary",
+                    "claim_ids": [claim["id"]],
+                    "perspective_ids": [perspective["id"]],
+                    "source_ids": [source["id"]],
+                }
+            ],
+        },
     )
     event = post(
-        client, "/events",
-        {"date": "2019-06", "text": "Feldman's long-tail paper", "thread_id": thread["id"],
-         "source_ids": [source["id"]]},
+        client,
+        "/events",
+        {
+            "date": "2019-06",
+            "text": "Feldman's long-tail paper",
+            "thread_id": thread["id"],
+            "source_ids": [source["id"]],
+        },
     )
     edge = post(
-        client, "/edges",
-        {"from_type": "source", "from_id": source["id"], "relation": "addresses",
-         "to_type": "problem", "to_id": problem["id"]},
+        client,
+        "/edges",
+        {
+            "from_type": "source",
+            "from_id": source["id"],
+            "relation": "addresses",
+            "to_type": "problem",
+            "to_id": problem["id"],
+        },
     )
     return {
-        "problem": problem["id"], "actor": actor["id"], "source": source["id"],
-        "work": source["work_id"], "thread": thread["id"], "claim": claim["id"],
-        "evidence": evidence["id"], "perspective": perspective["id"], "tension": tension["id"],
-        "event": event["id"], "edge": edge["id"],
+        "problem": problem["id"],
+        "actor": actor["id"],
+        "source": source["id"],
+        "work": source["work_id"],
+        "thread": thread["id"],
+        "claim": claim["id"],
+        "evidence": evidence["id"],
+        "perspective": perspective["id"],
+        "tension": tension["id"],
+        "event": event["id"],
+        "edge": edge["id"],
     }

@@ -25,12 +25,26 @@ def _assert_unchanged(client, session_factory, method, path, status, field=None,
 def test_malformed_json(client, graph, session_factory):  # type: ignore[no-untyped-def]
     for body in (b"{not json", b'{"title": "x",}', b"[1, 2"):
         _assert_unchanged(
-            client, session_factory, "post", "/problems", 400, field="body",
-            content=body, headers={"content-type": "application/json"},
+            client,
+            session_factory,
+            "post",
+            "/problems",
+            400,
+            field="body",
+            content=body,
+            headers={"content-type": "application/json"},
         )
     # No body at all: the body is a missing required field.
-    _assert_unchanged(client, session_factory, "post", "/problems", 422, field="body",
-                      content=b"", headers={"content-type": "application/json"})
+    _assert_unchanged(
+        client,
+        session_factory,
+        "post",
+        "/problems",
+        422,
+        field="body",
+        content=b"",
+        headers={"content-type": "application/json"},
+    )
 
 
 def test_body_of_wrong_shape(client, graph, session_factory):  # type: ignore[no-untyped-def]
@@ -39,28 +53,60 @@ def test_body_of_wrong_shape(client, graph, session_factory):  # type: ignore[no
 
 
 def test_unknown_field_is_rejected(client, graph, session_factory):  # type: ignore[no-untyped-def]
-    _assert_unchanged(client, session_factory, "post", "/threads", 422, field="body.colour",
-                      json={"title": "x", "colour": "red"})
+    _assert_unchanged(
+        client,
+        session_factory,
+        "post",
+        "/threads",
+        422,
+        field="body.colour",
+        json={"title": "x", "colour": "red"},
+    )
 
 
 @pytest.mark.parametrize("year", [1200, 2500, -5, 0])
 def test_out_of_range_year(client, graph, session_factory, year):  # type: ignore[no-untyped-def]
-    _assert_unchanged(client, session_factory, "post", "/sources", 422, field="body.year",
-                      json={"title": "x", "year": year})
-    error = _assert_unchanged(client, session_factory, "post", "/sources", 422,
-                              json={"title": "x", "date": f"{abs(year):04d}-01"})
+    _assert_unchanged(
+        client,
+        session_factory,
+        "post",
+        "/sources",
+        422,
+        field="body.year",
+        json={"title": "x", "year": year},
+    )
+    error = _assert_unchanged(
+        client,
+        session_factory,
+        "post",
+        "/sources",
+        422,
+        json={"title": "x", "date": f"{abs(year):04d}-01"},
+    )
     assert error["field"] == "body.date"
 
 
 @pytest.mark.parametrize("value", ["2019-13", "2019-02-30", "June 2019", "19", True])
 def test_malformed_dates(client, graph, session_factory, value):  # type: ignore[no-untyped-def]
-    _assert_unchanged(client, session_factory, "post", "/events", 422, field="body.date",
-                      json={"text": "x", "date": value})
+    _assert_unchanged(
+        client,
+        session_factory,
+        "post",
+        "/events",
+        422,
+        field="body.date",
+        json={"text": "x", "date": value},
+    )
 
 
 def test_unknown_enum_values_in_queries(client, graph):  # type: ignore[no-untyped-def]
-    for path, param in (("/claims", "status"), ("/sources", "kind"), ("/tensions", "status"),
-                        ("/edges", "relation"), ("/events", "precision")):
+    for path, param in (
+        ("/claims", "status"),
+        ("/sources", "kind"),
+        ("/tensions", "status"),
+        ("/edges", "relation"),
+        ("/events", "precision"),
+    ):
         response = client.get(f"{API}{path}", params={param: "bogus"})
         assert response.status_code == 422
         assert response.json()["error"]["field"] == f"query.{param}"
@@ -70,16 +116,37 @@ def test_reference_to_missing_row_is_422(client, graph, session_factory):  # typ
     g = graph
     cases = [
         ("/claims", {"text": "x", "kind": "empirical", "problem_id": 999}, "problem_id"),
-        ("/evidence", {"claim_id": g["claim"], "source_id": 999, "relation": "supports"},
-         "source_id"),
-        ("/perspectives", {"label": "x", "stance": "y", "source_ids": [g["source"], 999]},
-         "source_ids.1"),
-        ("/tensions", {"title": "x", "question": "y", "sides": [{"label": "a", "claim_ids": [999]}]},
-         "sides.0.claim_ids.0"),
-        ("/problems", {"title": "x", "facets": {"known": [{"text": "t", "claim_ids": [999]}]}},
-         "facets.known.0.claim_ids.0"),
-        ("/edges", {"from_type": "tension", "from_id": 999, "relation": "about",
-                    "to_type": "problem", "to_id": g["problem"]}, "from_id"),
+        (
+            "/evidence",
+            {"claim_id": g["claim"], "source_id": 999, "relation": "supports"},
+            "source_id",
+        ),
+        (
+            "/perspectives",
+            {"label": "x", "stance": "y", "source_ids": [g["source"], 999]},
+            "source_ids.1",
+        ),
+        (
+            "/tensions",
+            {"title": "x", "question": "y", "sides": [{"label": "a", "claim_ids": [999]}]},
+            "sides.0.claim_ids.0",
+        ),
+        (
+            "/problems",
+            {"title": "x", "facets": {"known": [{"text": "t", "claim_ids": [999]}]}},
+            "facets.known.0.claim_ids.0",
+        ),
+        (
+            "/edges",
+            {
+                "from_type": "tension",
+                "from_id": 999,
+                "relation": "about",
+                "to_type": "problem",
+                "to_id": g["problem"],
+            },
+            "from_id",
+        ),
         ("/sources", {"title": "x", "work_id": 999}, "work_id"),
     ]
     for path, body, field in cases:
@@ -90,7 +157,12 @@ def test_reference_to_missing_row_is_422(client, graph, session_factory):  # typ
 
 def test_duplicate_doi_is_409_with_existing_id(client, graph, session_factory):  # type: ignore[no-untyped-def]
     error = _assert_unchanged(
-        client, session_factory, "post", "/sources", 409, field="doi",
+        client,
+        session_factory,
+        "post",
+        "/sources",
+        409,
+        field="doi",
         json={"title": "Another title", "doi": "https://doi.org/10.1145/3357713.3384290"},
     )
     assert error["details"]["existing_id"] == graph["source"]
@@ -108,8 +180,15 @@ def test_duplicate_doi_is_409_with_existing_id(client, graph, session_factory): 
 def test_duplicate_identifiers(client, graph, session_factory, body, field):  # type: ignore[no-untyped-def]
     first = post(client, "/sources", {"title": "first", **body}) if field != "arxiv" else None
     existing = first["id"] if first else graph["source"]
-    error = _assert_unchanged(client, session_factory, "post", "/sources", 409, field=field,
-                              json={"title": "second", **body})
+    error = _assert_unchanged(
+        client,
+        session_factory,
+        "post",
+        "/sources",
+        409,
+        field=field,
+        json={"title": "second", **body},
+    )
     assert error["details"]["existing_id"] == existing
 
 
@@ -123,37 +202,75 @@ def test_arxiv_versions_are_distinct_sources(client, graph):  # type: ignore[no-
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("doi", "11.1234/abc"), ("doi", "not a doi"), ("arxiv", "1913.12345"), ("arxiv", "abc"),
-     ("url", "ftp://example.org"), ("openreview_id", "a b")],
+    [
+        ("doi", "11.1234/abc"),
+        ("doi", "not a doi"),
+        ("arxiv", "1913.12345"),
+        ("arxiv", "abc"),
+        ("url", "ftp://example.org"),
+        ("openreview_id", "a b"),
+    ],
 )
 def test_malformed_identifiers(client, graph, session_factory, field, value):  # type: ignore[no-untyped-def]
-    _assert_unchanged(client, session_factory, "post", "/sources", 422, field=f"body.{field}",
-                      json={"title": "x", field: value})
+    _assert_unchanged(
+        client,
+        session_factory,
+        "post",
+        "/sources",
+        422,
+        field=f"body.{field}",
+        json={"title": "x", field: value},
+    )
 
 
 def test_duplicate_slug_is_409(client, graph, session_factory):  # type: ignore[no-untyped-def]
     existing = client.get(f"{API}/problems/{graph['problem']}").json()
-    error = _assert_unchanged(client, session_factory, "post", "/problems", 409, field="slug",
-                              json={"title": "other", "slug": existing["slug"]})
+    error = _assert_unchanged(
+        client,
+        session_factory,
+        "post",
+        "/problems",
+        409,
+        field="slug",
+        json={"title": "other", "slug": existing["slug"]},
+    )
     assert error["details"]["existing_id"] == graph["problem"]
 
 
 def test_null_for_required_column_on_update(client, graph, session_factory):  # type: ignore[no-untyped-def]
-    _assert_unchanged(client, session_factory, "patch", f"/claims/{graph['claim']}", 422,
-                      field="text", json={"text": None})
+    _assert_unchanged(
+        client,
+        session_factory,
+        "patch",
+        f"/claims/{graph['claim']}",
+        422,
+        field="text",
+        json={"text": None},
+    )
 
 
 def test_delete_with_dependents_is_409_listing_them(client, graph, session_factory):  # type: ignore[no-untyped-def]
     error = _assert_unchanged(client, session_factory, "delete", f"/sources/{graph['source']}", 409)
     tables = {d["table"] for d in error["details"]["dependents"]}
-    assert {"evidence", "perspective_sources", "tension_sources", "event_sources", "edges"} <= tables
-    claim_error = _assert_unchanged(client, session_factory, "delete", f"/claims/{graph['claim']}", 409)
+    assert {
+        "evidence",
+        "perspective_sources",
+        "tension_sources",
+        "event_sources",
+        "edges",
+    } <= tables
+    claim_error = _assert_unchanged(
+        client, session_factory, "delete", f"/claims/{graph['claim']}", 409
+    )
     evidence = [d for d in claim_error["details"]["dependents"] if d["table"] == "evidence"]
     assert evidence[0]["ids"] == [graph["evidence"]]
 
 
 def test_cascade_delete_removes_dependents(client, graph):  # type: ignore[no-untyped-def]
-    assert client.delete(f"{API}/sources/{graph['source']}", params={"cascade": True}).status_code == 204
+    assert (
+        client.delete(f"{API}/sources/{graph['source']}", params={"cascade": True}).status_code
+        == 204
+    )
     assert client.get(f"{API}/evidence/{graph['evidence']}").status_code == 404
     assert client.get(f"{API}/edges/{graph['edge']}").status_code == 404
     perspective = client.get(f"{API}/perspectives/{graph['perspective']}").json()

@@ -23,37 +23,59 @@ class Spec:
 SPECS = {
     "problems": Spec(
         "/problems",
-        lambda g: {"title": "Are emergent abilities real?", "number": 5,
-                   "facets": {"known": ["Jumps appear under exact match."],
-                              "unknown": [{"text": "Whether any jump is genuine.",
-                                           "claim_ids": [g["claim"]]}]},
-                   "actor_ids": [g["actor"]]},
+        lambda g: {
+            "title": "Are emergent abilities real?",
+            "number": 5,
+            "facets": {
+                "known": ["Jumps appear under exact match."],
+                "unknown": [{"text": "Whether any jump is genuine.", "claim_ids": [g["claim"]]}],
+            },
+            "actor_ids": [g["actor"]],
+        },
         {"summary": "Updated summary"},
         "title",
         ("number", "five"),
     ),
     "sources": Spec(
         "/sources",
-        lambda g: {"title": "Are emergent abilities a mirage?", "kind": "paper",
-                   "authors": ["Schaeffer, Rylan"], "year": 2023, "venue": "NeurIPS 2023",
-                   "tags": ["emergence"]},
+        lambda g: {
+            "title": "Are emergent abilities a mirage?",
+            "kind": "paper",
+            "authors": ["Schaeffer, Rylan"],
+            "year": 2023,
+            "venue": "NeurIPS 2023",
+            "tags": ["emergence"],
+        },
         {"venue": "NeurIPS 2023 (oral)", "change_reason": "corrected"},
         "title",
         ("authors", "Rylan Schaeffer"),
         ("kind", "tweet"),
         slug=False,
     ),
-    "works": Spec("/works", lambda g: {"title": "A work"}, {"note": "checked"}, "title",
-                  ("title", 12), slug=False),
+    "works": Spec(
+        "/works",
+        lambda g: {"title": "A work"},
+        {"note": "checked"},
+        "title",
+        ("title", 12),
+        slug=False,
+    ),
     "actors": Spec(
-        "/actors", lambda g: {"name": "Rylan Schaeffer", "kind": "person",
-                              "problem_ids": [g["problem"]]},
-        {"affiliation": "Stanford"}, "name", ("problem_ids", "one"), ("kind", "robot"),
+        "/actors",
+        lambda g: {"name": "Rylan Schaeffer", "kind": "person", "problem_ids": [g["problem"]]},
+        {"affiliation": "Stanford"},
+        "name",
+        ("problem_ids", "one"),
+        ("kind", "robot"),
     ),
     "claims": Spec(
         "/claims",
-        lambda g: {"text": "Emergence is a metric artefact", "kind": "position",
-                   "problem_id": g["problem"], "scope": {"scale": "LLMs"}},
+        lambda g: {
+            "text": "Emergence is a metric artefact",
+            "kind": "position",
+            "problem_id": g["problem"],
+            "scope": {"scale": "LLMs"},
+        },
         {"status": "contested", "status_reason": "New results"},
         "text",
         ("scope", "everything"),
@@ -70,16 +92,25 @@ SPECS = {
     ),
     "perspectives": Spec(
         "/perspectives",
-        lambda g: {"label": "Sceptic", "stance": "Not necessary.", "thread_id": g["thread"],
-                   "source_ids": [g["source"]], "evolution": [{"version": 6, "kind": "new"}]},
+        lambda g: {
+            "label": "Sceptic",
+            "stance": "Not necessary.",
+            "thread_id": g["thread"],
+            "source_ids": [g["source"]],
+            "evolution": [{"version": 6, "kind": "new"}],
+        },
         {"stance": "Harmful, even."},
         "stance",
         ("evolution", {"version": 6}),
     ),
     "tensions": Spec(
         "/tensions",
-        lambda g: {"title": "Emergence", "question": "Real or mirage?", "thread_id": g["thread"],
-                   "sides": [{"label": "real"}, {"label": "mirage", "claim_ids": [g["claim"]]}]},
+        lambda g: {
+            "title": "Emergence",
+            "question": "Real or mirage?",
+            "thread_id": g["thread"],
+            "sides": [{"label": "real"}, {"label": "mirage", "claim_ids": [g["claim"]]}],
+        },
         {"question": "Real, mirage, or both?"},
         "question",
         ("sides", "two"),
@@ -87,18 +118,32 @@ SPECS = {
     ),
     "events": Spec(
         "/events",
-        lambda g: {"date": "2023", "text": "Mirage paper", "thread_id": g["thread"],
-                   "source_ids": [g["source"]]},
+        lambda g: {
+            "date": "2023",
+            "text": "Mirage paper",
+            "thread_id": g["thread"],
+            "source_ids": [g["source"]],
+        },
         {"date": "2023-12-10"},
         "text",
         ("source_ids", "x"),
     ),
-    "threads": Spec("/threads", lambda g: {"title": "Emergence thread"}, {"summary": "s"},
-                    "title", ("title", ["a"])),
+    "threads": Spec(
+        "/threads",
+        lambda g: {"title": "Emergence thread"},
+        {"summary": "s"},
+        "title",
+        ("title", ["a"]),
+    ),
     "edges": Spec(
         "/edges",
-        lambda g: {"from_type": "claim", "from_id": g["claim"], "relation": "about",
-                   "to_type": "problem", "to_id": g["problem"]},
+        lambda g: {
+            "from_type": "claim",
+            "from_id": g["claim"],
+            "relation": "about",
+            "to_type": "problem",
+            "to_id": g["problem"],
+        },
         {"note": "checked"},
         "relation",
         ("from_id", "one"),
@@ -201,7 +246,11 @@ def test_pagination(client, graph, name):  # type: ignore[no-untyped-def]
             post(client, spec.path, {**body, key: claim["id"]})
     else:
         for _ in range(4):
-            post(client, spec.path, spec.create(graph) | ({"number": None} if name == "problems" else {}))
+            post(
+                client,
+                spec.path,
+                spec.create(graph) | ({"number": None} if name == "problems" else {}),
+            )
     total = client.get(f"{API}{spec.path}").json()["total"]
     assert total >= 4
     seen: list[int] = []

@@ -6,11 +6,23 @@ from tests.helpers import API, make_graph, post
 def test_source_corrections_are_kept(client):  # type: ignore[no-untyped-def]
     g = make_graph(client)
     sid = g["source"]
-    r = client.patch(f"{API}/sources/{sid}", json={
-        "venue": "NeurIPS 2025 (poster)", "change_reason": "first listing", "changed_by": "ann"})
+    r = client.patch(
+        f"{API}/sources/{sid}",
+        json={
+            "venue": "NeurIPS 2025 (poster)",
+            "change_reason": "first listing",
+            "changed_by": "ann",
+        },
+    )
     assert r.status_code == 200
-    r = client.patch(f"{API}/sources/{sid}", json={
-        "venue": "NeurIPS 2025 (oral)", "date": "2019-06-14", "change_reason": "oral, per site"})
+    r = client.patch(
+        f"{API}/sources/{sid}",
+        json={
+            "venue": "NeurIPS 2025 (oral)",
+            "date": "2019-06-14",
+            "change_reason": "oral, per site",
+        },
+    )
     assert r.json()["venue"] == "NeurIPS 2025 (oral)"
     assert r.json()["date"] == "2019-06-14" and r.json()["date_precision"] == "day"
     history = client.get(f"{API}/sources/{sid}/history").json()
@@ -27,21 +39,32 @@ def test_source_corrections_are_kept(client):  # type: ignore[no-untyped-def]
 
 def test_claim_status_history(client):  # type: ignore[no-untyped-def]
     claim = post(client, "/claims", {"text": "x", "kind": "empirical"})
-    r = client.patch(f"{API}/claims/{claim['id']}",
-                     json={"status": "contested", "status_reason": "new paper", "changed_by": "bo"})
+    r = client.patch(
+        f"{API}/claims/{claim['id']}",
+        json={"status": "contested", "status_reason": "new paper", "changed_by": "bo"},
+    )
     client.patch(f"{API}/claims/{claim['id']}", json={"status": "refuted"})
     history = client.get(f"{API}/claims/{claim['id']}").json()["status_history"]
     assert r.status_code == 200
     assert [(h["from_status"], h["to_status"]) for h in history] == [
-        ("open", "contested"), ("contested", "refuted")]
+        ("open", "contested"),
+        ("contested", "refuted"),
+    ]
     assert history[0]["reason"] == "new paper" and history[0]["changed_by"] == "bo"
 
 
 def test_tension_status_change_records_who_when_why(client):  # type: ignore[no-untyped-def]
     g = make_graph(client)
-    r = client.post(f"{API}/tensions/{g['tension']}/status", json={
-        "status": "narrowing", "reason": "a replication", "source_ids": [g["source"]],
-        "changed_by": "carol", "changed_at": "2026-05-01T12:00:00Z"})
+    r = client.post(
+        f"{API}/tensions/{g['tension']}/status",
+        json={
+            "status": "narrowing",
+            "reason": "a replication",
+            "source_ids": [g["source"]],
+            "changed_by": "carol",
+            "changed_at": "2026-05-01T12:00:00Z",
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "narrowing"
@@ -51,8 +74,9 @@ def test_tension_status_change_records_who_when_why(client):  # type: ignore[no-
     assert last["from_status"] == "open" and last["to_status"] == "narrowing"
     assert last["changed_by"] == "carol" and last["source_ids"] == [g["source"]]
     assert last["changed_at"].startswith("2026-05-01T12:00:00")
-    bad = client.post(f"{API}/tensions/{g['tension']}/status",
-                      json={"status": "solved", "reason": "x"})
+    bad = client.post(
+        f"{API}/tensions/{g['tension']}/status", json={"status": "solved", "reason": "x"}
+    )
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "body.status"
     missing_reason = client.post(f"{API}/tensions/{g['tension']}/status", json={"status": "open"})
     assert missing_reason.status_code == 422
@@ -80,9 +104,17 @@ def test_filters(client):  # type: ignore[no-untyped-def]
     post(client, "/sources", {"title": "blog", "date": "2022-07-30", "kind": "blog_post"})
     assert client.get(f"{API}/sources", params={"year_to": 1999}).json()["total"] == 1
     assert client.get(f"{API}/sources", params={"year_from": 2020}).json()["total"] == 1
-    assert client.get(f"{API}/sources", params={"kind": "blog_post"}).json()["items"][0]["title"] == "blog"
+    assert (
+        client.get(f"{API}/sources", params={"kind": "blog_post"}).json()["items"][0]["title"]
+        == "blog"
+    )
     assert client.get(f"{API}/sources", params={"tag": "vc"}).json()["total"] == 1
     assert client.get(f"{API}/sources", params={"arxiv": "1906.05271"}).json()["total"] == 1
-    assert client.get(f"{API}/sources", params={"doi": "https://doi.org/10.1145/3357713.3384290"}).json()["total"] == 1
+    assert (
+        client.get(
+            f"{API}/sources", params={"doi": "https://doi.org/10.1145/3357713.3384290"}
+        ).json()["total"]
+        == 1
+    )
     dated = client.get(f"{API}/sources", params={"sort": "date"}).json()["items"]
     assert [s["title"] for s in dated][:1] == ["old"]

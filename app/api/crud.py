@@ -11,8 +11,12 @@ from app.services.crud import Resource, get_row, list_rows
 from app.services.dependents import delete_row
 from app.services.refs import ensure_unique
 
-ERROR_EXAMPLE = {"application/json": {"example": error_body("not_found", "problem 99 not found", "id")}}
-RESPONSES_READ: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown id", "content": ERROR_EXAMPLE}}
+ERROR_EXAMPLE = {
+    "application/json": {"example": error_body("not_found", "problem 99 not found", "id")}
+}
+RESPONSES_READ: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown id", "content": ERROR_EXAMPLE}
+}
 RESPONSES_WRITE: dict[int | str, dict[str, Any]] = {
     **RESPONSES_READ,
     409: {"description": "Duplicate identifier or dependents exist"},
@@ -35,8 +39,13 @@ def crud_router(res: Resource, *, tag: str) -> APIRouter:
         summary=f"List {res.plural}",
         description=f"Paginated list of {res.plural} with filters and sorting.",
     )
-    def list_items(session: SessionDep, filters: Filters, limit: Limit = 50, offset: Offset = 0,
-                   sort: Sort = None) -> Any:
+    def list_items(
+        session: SessionDep,
+        filters: Filters,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        sort: Sort = None,
+    ) -> Any:
         return list_rows(session, res, filters, limit, offset, sort)
 
     @router.post(
@@ -53,13 +62,17 @@ def crud_router(res: Resource, *, tag: str) -> APIRouter:
         session.expire_all()
         return res.to_public(get_row(session, res, row.id))
 
-    @router.get("/{ref}", response_model=public, summary=f"Get a {res.name}",
-                responses=RESPONSES_READ)
+    @router.get(
+        "/{ref}", response_model=public, summary=f"Get a {res.name}", responses=RESPONSES_READ
+    )
     def get_item(session: SessionDep, ref: Ref) -> Any:
         return res.to_public(get_row(session, res, ref))
 
     @router.patch(
-        "/{ref}", response_model=public, summary=f"Update a {res.name}", responses=RESPONSES_WRITE,
+        "/{ref}",
+        response_model=public,
+        summary=f"Update a {res.name}",
+        responses=RESPONSES_WRITE,
         description="Only the fields present in the body change.",
     )
     def update_item(session: SessionDep, ref: Ref, body: UpdateBody) -> Any:

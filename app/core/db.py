@@ -30,7 +30,10 @@ def make_engine(settings: Settings) -> Engine:
     _ensure_sqlite_dir(url)
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+        connect_args={
+            "check_same_thread": False,
+            "timeout": settings.sqlite_busy_timeout_ms / 1000,
+        },
         future=True,
     )
     busy_timeout = settings.sqlite_busy_timeout_ms

@@ -1,11 +1,21 @@
 """Actor: a person or group that holds positions."""
 
+from typing import Any
+
 from pydantic import ConfigDict, Field
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Timestamped
-from app.models.common import ActorKind, CreateModel, ShortText, Slug, Timestamps, UpdateModel, db_enum
+from app.models.common import (
+    ActorKind,
+    CreateModel,
+    ShortText,
+    Slug,
+    Timestamps,
+    UpdateModel,
+    db_enum,
+)
 from app.models.links import problem_actors
 from app.models.problem import Problem
 
@@ -31,7 +41,7 @@ class Actor(Timestamped, Base):
         return [p.id for p in self.problems]
 
 
-ACTOR_EXAMPLE = {
+ACTOR_EXAMPLE: dict[str, Any] = {
     "slug": "vitaly-feldman",
     "name": "Vitaly Feldman",
     "kind": "person",

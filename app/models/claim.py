@@ -1,6 +1,7 @@
 """Claim (with scope conditions and dated status history) and Evidence."""
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import JSON, DateTime, ForeignKey, String, Text, UniqueConstraint
@@ -85,7 +86,7 @@ class Scope(BaseModel):
     scale: str | None = Field(None, max_length=300)
 
 
-CLAIM_EXAMPLE = {
+CLAIM_EXAMPLE: dict[str, Any] = {
     "slug": "memorization-necessary",
     "problem_id": 1,
     "text": "Fitting rare examples of a long-tailed distribution requires memorizing them.",
@@ -154,7 +155,7 @@ class ClaimPublic(Timestamps):
     status_history: list[ClaimStatusChangePublic]
 
 
-EVIDENCE_EXAMPLE = {
+EVIDENCE_EXAMPLE: dict[str, Any] = {
     "claim_id": 7,
     "source_id": 44,
     "relation": "supports",

@@ -5,7 +5,14 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from sqlalchemy import Enum as SAEnum
 
 MIN_YEAR, MAX_YEAR = 1600, 2100

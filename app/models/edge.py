@@ -1,6 +1,7 @@
 """Edge: a generic typed relation between two nodes of the debate graph."""
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ConfigDict, Field
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
@@ -59,7 +60,7 @@ class Edge(Timestamped, Base):
     recorded_by: Mapped[str | None] = mapped_column(String(200))
 
 
-EDGE_EXAMPLE = {
+EDGE_EXAMPLE: dict[str, Any] = {
     "from_type": "source",
     "from_id": 29,
     "relation": "mirrors",

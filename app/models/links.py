@@ -34,7 +34,9 @@ perspective_sources = link_table(
 perspective_claims = link_table(
     "perspective_claims", ("perspective_id", "perspectives"), ("claim_id", "claims")
 )
-tension_sources = link_table("tension_sources", ("tension_id", "tensions"), ("source_id", "sources"))
+tension_sources = link_table(
+    "tension_sources", ("tension_id", "tensions"), ("source_id", "sources")
+)
 side_claims = link_table("side_claims", ("side_id", "tension_sides"), ("claim_id", "claims"))
 side_perspectives = link_table(
     "side_perspectives", ("side_id", "tension_sides"), ("perspective_id", "perspectives")
@@ -43,7 +45,9 @@ side_sources = link_table("side_sources", ("side_id", "tension_sides"), ("source
 status_change_sources = link_table(
     "status_change_sources", ("change_id", "tension_status_changes"), ("source_id", "sources")
 )
-event_sources = link_table("event_sources", ("event_id", "timeline_events"), ("source_id", "sources"))
+event_sources = link_table(
+    "event_sources", ("event_id", "timeline_events"), ("source_id", "sources")
+)
 
 LINK_TABLES = {
     t.name

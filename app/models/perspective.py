@@ -1,5 +1,7 @@
 """Perspective: an actor's position in a thread, with an evolution entry per version."""
 
+from typing import Any
+
 from pydantic import ConfigDict, Field
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -37,11 +39,15 @@ class Perspective(Timestamped, Base):
         passive_deletes=True,
     )
     sources = relationship(
-        "Source", secondary=perspective_sources, order_by=perspective_sources.c.position,
+        "Source",
+        secondary=perspective_sources,
+        order_by=perspective_sources.c.position,
         viewonly=True,
     )
     claims = relationship(
-        "Claim", secondary=perspective_claims, order_by=perspective_claims.c.position,
+        "Claim",
+        secondary=perspective_claims,
+        order_by=perspective_claims.c.position,
         viewonly=True,
     )
 
@@ -76,7 +82,7 @@ class EvolutionEntry(ORMModel):
     note: str | None = None
 
 
-PERSPECTIVE_EXAMPLE = {
+PERSPECTIVE_EXAMPLE: dict[str, Any] = {
     "slug": "feldman-memorization-necessary",
     "thread_id": 1,
     "actor_id": 5,

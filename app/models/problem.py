@@ -53,7 +53,9 @@ class ProblemFacet(Base):
     __tablename__ = "problem_facets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"), index=True)
+    problem_id: Mapped[int] = mapped_column(
+        ForeignKey("problems.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[FacetStatus] = mapped_column(db_enum(FacetStatus, "facet_status"))
     text: Mapped[str] = mapped_column(Text)
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -78,7 +80,9 @@ def _facet_item(value: Any) -> Any:
 class FacetItem(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
     text: NonEmptyText = Field(..., examples=["Networks can fit random labels."])
-    claim_ids: list[int] = Field(default_factory=list, description="Claims this statement rests on.")
+    claim_ids: list[int] = Field(
+        default_factory=list, description="Claims this statement rests on."
+    )
 
 
 FacetItemIn = Annotated[FacetItem, BeforeValidator(_facet_item)]
@@ -93,14 +97,16 @@ class Facets(BaseModel):
     unknown: list[FacetItemIn] = Field(default_factory=list)
 
 
-PROBLEM_EXAMPLE = {
+PROBLEM_EXAMPLE: dict[str, Any] = {
     "slug": "scaling-laws",
     "number": 4,
     "title": "Why do scaling laws hold?",
     "summary": "Test loss falls as a power law in model size, data and compute; why?",
     "facets": {
         "known": ["Loss follows a power law over many orders of magnitude."],
-        "partial": [{"text": "For linear models the exponent follows the spectrum.", "claim_ids": []}],
+        "partial": [
+            {"text": "For linear models the exponent follows the spectrum.", "claim_ids": []}
+        ],
         "unknown": ["What sets the exponents of large language models."],
     },
     "actor_ids": [],
@@ -156,4 +162,3 @@ class ProblemPublic(Timestamps):
             facets=Facets(**grouped),
             actor_ids=row.actor_ids,
         )
-

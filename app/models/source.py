@@ -128,7 +128,7 @@ class SourceRevision(Base):
 
 # ---------------------------------------------------------------- API schemas
 
-SOURCE_EXAMPLE = {
+SOURCE_EXAMPLE: dict[str, Any] = {
     "kind": "preprint",
     "title": "Uniform convergence may be unable to explain generalization in deep learning",
     "authors": ["Vaishnavh Nagarajan", "Kolter, J. Zico"],
@@ -146,13 +146,17 @@ class _SourceFields(CreateModel):
     date: PartialDateIn = None
     year: Year | None = Field(None, description="Shorthand for a year-precision date.")
     venue: str | None = Field(None, max_length=500, examples=["NeurIPS 2025"])
-    doi: str | None = Field(None, description="Bare DOI or doi.org URL.", examples=["10.1145/3446776"])
+    doi: str | None = Field(
+        None, description="Bare DOI or doi.org URL.", examples=["10.1145/3446776"]
+    )
     arxiv: str | None = Field(
         None, description="arXiv id, with optional version, or URL.", examples=["1906.05271v3"]
     )
     openreview_id: str | None = Field(None, description="OpenReview id or forum URL.")
     url: str | None = Field(None, max_length=2000, examples=["https://example.org/post"])
-    host: str | None = Field(None, max_length=300, description="Where the copy is hosted or listed.")
+    host: str | None = Field(
+        None, max_length=300, description="Where the copy is hosted or listed."
+    )
     abstract: str | None = None
     tags: list[str] = Field(default_factory=list)
     note: str | None = None

@@ -1,6 +1,7 @@
 """Tension: an open question between claims/perspectives, with sides and status history."""
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import ConfigDict, Field
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
@@ -64,7 +65,9 @@ class TensionSide(Base):
     __tablename__ = "tension_sides"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    tension_id: Mapped[int] = mapped_column(ForeignKey("tensions.id", ondelete="CASCADE"), index=True)
+    tension_id: Mapped[int] = mapped_column(
+        ForeignKey("tensions.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(500))
     position: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -72,7 +75,9 @@ class TensionSide(Base):
         "Claim", secondary=side_claims, order_by=side_claims.c.position, viewonly=True
     )
     perspectives = relationship(
-        "Perspective", secondary=side_perspectives, order_by=side_perspectives.c.position,
+        "Perspective",
+        secondary=side_perspectives,
+        order_by=side_perspectives.c.position,
         viewonly=True,
     )
     sources = relationship(
@@ -96,7 +101,9 @@ class TensionStatusChange(Base):
     __tablename__ = "tension_status_changes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    tension_id: Mapped[int] = mapped_column(ForeignKey("tensions.id", ondelete="CASCADE"), index=True)
+    tension_id: Mapped[int] = mapped_column(
+        ForeignKey("tensions.id", ondelete="CASCADE"), index=True
+    )
     from_status: Mapped[TensionStatus | None] = mapped_column(db_enum(TensionStatus, "from_status"))
     to_status: Mapped[TensionStatus] = mapped_column(db_enum(TensionStatus, "to_status"))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -104,7 +111,9 @@ class TensionStatusChange(Base):
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     sources = relationship(
-        "Source", secondary=status_change_sources, order_by=status_change_sources.c.position,
+        "Source",
+        secondary=status_change_sources,
+        order_by=status_change_sources.c.position,
         viewonly=True,
     )
 
@@ -157,7 +166,7 @@ class TensionStatusChangeIn(CreateModel):
     changed_at: datetime | None = Field(None, description="Default: now.")
 
 
-TENSION_EXAMPLE = {
+TENSION_EXAMPLE: dict[str, Any] = {
     "slug": "memorization-necessity",
     "thread_id": 1,
     "problem_id": 1,

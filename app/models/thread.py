@@ -1,6 +1,7 @@
 """Thread: a debate; its items are the sources ingested into it."""
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import ConfigDict, Field
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -30,9 +31,7 @@ class Thread(Timestamped, Base):
         String(200), doc="Default discovery tag for items added to the thread."
     )
 
-    items: Mapped[list["ThreadItem"]] = relationship(
-        order_by="ThreadItem.added_at", viewonly=True
-    )
+    items: Mapped[list["ThreadItem"]] = relationship(order_by="ThreadItem.added_at", viewonly=True)
 
 
 class ThreadItem(Base):
@@ -48,7 +47,7 @@ class ThreadItem(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-THREAD_EXAMPLE = {
+THREAD_EXAMPLE: dict[str, Any] = {
     "slug": "deep-learning-theory-broken",
     "title": "Deep Learning Theory Is Broken — And Maybe Unfixable",
     "summary": "Whether classical generalization theory failed for deep networks.",

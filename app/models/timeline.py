@@ -1,6 +1,7 @@
 """TimelineEvent: a dated event in a thread, with the date's precision."""
 
 from datetime import date as Date
+from typing import Any
 
 from pydantic import ConfigDict, Field
 from sqlalchemy import ForeignKey, Integer, String, Text
@@ -46,7 +47,7 @@ class TimelineEvent(Timestamped, Base):
         return format_partial_date(self.date, self.date_precision) or ""
 
 
-EVENT_EXAMPLE = {
+EVENT_EXAMPLE: dict[str, Any] = {
     "slug": "feldman-long-tail",
     "thread_id": 1,
     "date": "2019-06",

@@ -37,9 +37,11 @@ def _link_problems(session: Session, actor: Actor, problem_ids: list[int]) -> No
     # The link table is owned by problems; replace only this actor's rows.
     session.execute(problem_actors.delete().where(problem_actors.c.actor_id == actor.id))
     for pid in dict.fromkeys(problem_ids):
-        position = len(session.execute(
-            select(problem_actors.c.actor_id).where(problem_actors.c.problem_id == pid)
-        ).all())
+        position = len(
+            session.execute(
+                select(problem_actors.c.actor_id).where(problem_actors.c.problem_id == pid)
+            ).all()
+        )
         session.execute(
             problem_actors.insert().values(problem_id=pid, actor_id=actor.id, position=position)
         )
@@ -80,4 +82,3 @@ RESOURCE = Resource(
     default_sort="name",
     load_options=[selectinload(Actor.problems)],
 )
-

@@ -92,16 +92,22 @@ def _evidence_filters(stmt: Select, f: EvidenceFilters) -> Select:
     return stmt
 
 
+def _same_evidence(
+    session: Session, claim_id: int, source_id: int | None, relation: EvidenceRelation
+) -> int | None:
+    return session.scalar(
+        select(Evidence.id).where(
+            Evidence.claim_id == claim_id,
+            Evidence.source_id == source_id,
+            Evidence.relation == relation,
+        )
+    )
+
+
 def create_evidence(session: Session, data: EvidenceCreate) -> Evidence:
     require_id(session, Claim, data.claim_id, "claim_id")
     require_id(session, Source, data.source_id, "source_id")
-    existing = session.scalar(
-        select(Evidence.id).where(
-            Evidence.claim_id == data.claim_id,
-            Evidence.source_id == data.source_id,
-            Evidence.relation == data.relation,
-        )
-    )
+    existing = _same_evidence(session, data.claim_id, data.source_id, data.relation)
     if existing is not None:
         raise Conflict(
             f"source {data.source_id} already {data.relation.value} claim {data.claim_id}",
@@ -116,13 +122,7 @@ def create_evidence(session: Session, data: EvidenceCreate) -> Evidence:
 
 def update_evidence(session: Session, evidence: Evidence, data: EvidenceUpdate) -> Evidence:
     if data.relation is not None and data.relation != evidence.relation:
-        clash = session.scalar(
-            select(Evidence.id).where(
-                Evidence.claim_id == evidence.claim_id,
-                Evidence.source_id == evidence.source_id,
-                Evidence.relation == data.relation,
-            )
-        )
+        clash = _same_evidence(session, evidence.claim_id, evidence.source_id, data.relation)
         if clash is not None:
             raise InvalidInput(
                 f"relation: evidence {clash} already records this relation", field="relation"
@@ -142,8 +142,12 @@ CLAIMS = Resource(
     update=update_claim,
     filters_schema=ClaimFilters,
     apply_filters=_filters,
-    sortable={"status": Claim.status, "kind": Claim.kind, "created_at": Claim.created_at,
-              "updated_at": Claim.updated_at},
+    sortable={
+        "status": Claim.status,
+        "kind": Claim.kind,
+        "created_at": Claim.created_at,
+        "updated_at": Claim.updated_at,
+    },
     load_options=[selectinload(Claim.status_history)],
 )
 

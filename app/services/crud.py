@@ -78,12 +78,19 @@ def list_rows(
 ) -> dict[str, Any]:
     base = res.apply_filters(select(res.model), filters)
     total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
-    stmt = base.options(*res.load_options).order_by(*_order_by(res, sort)).limit(limit).offset(offset)
+    stmt = (
+        base.options(*res.load_options).order_by(*_order_by(res, sort)).limit(limit).offset(offset)
+    )
     rows = session.scalars(stmt).unique().all()
     return page([res.to_public(r) for r in rows], total, limit, offset)
 
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
     next_offset = offset + limit if offset + limit < total else None
-    return {"items": items, "total": total, "limit": limit, "offset": offset,
-            "next_offset": next_offset}
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": next_offset,
+    }

@@ -54,14 +54,18 @@ def find_dependents(session: Session, obj: Any) -> list[dict[str, Any]]:
             count = len(rows)
             ids = [r[0] for r in rows]
         else:
-            ids = list(session.scalars(select(child.c.id).where(column == obj.id).limit(MAX_LISTED)))
+            ids = list(
+                session.scalars(select(child.c.id).where(column == obj.id).limit(MAX_LISTED))
+            )
             count = len(ids)
         if count:
             found.append({"table": child.name, "via": column.name, "ids": ids})
     node_type = node_type_of(type(obj))
     if node_type:
         ids = list(
-            session.scalars(select(Edge.id).where(_edge_filter(node_type, obj.id)).limit(MAX_LISTED))
+            session.scalars(
+                select(Edge.id).where(_edge_filter(node_type, obj.id)).limit(MAX_LISTED)
+            )
         )
         if ids:
             found.append({"table": "edges", "via": "endpoint", "ids": ids})

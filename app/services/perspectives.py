@@ -4,6 +4,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select
 from sqlalchemy.orm import Session, selectinload
 
+from app.core.errors import InvalidInput
 from app.models import Actor, Claim, Perspective, PerspectiveEvolution, Source, Thread
 from app.models.links import perspective_claims, perspective_sources
 from app.models.perspective import (
@@ -14,7 +15,6 @@ from app.models.perspective import (
 )
 from app.services.crud import Resource
 from app.services.refs import assign, require_id, require_ids, set_links, unique_slug
-from app.core.errors import InvalidInput
 
 
 class PerspectiveFilters(BaseModel):
@@ -43,15 +43,21 @@ def _check_refs(session: Session, data: PerspectiveCreate | PerspectiveUpdate) -
         raise InvalidInput("evolution: one entry per version", field="evolution")
 
 
-def _write_evolution(session: Session, perspective: Perspective, entries: list[EvolutionEntry]) -> None:
+def _write_evolution(
+    session: Session, perspective: Perspective, entries: list[EvolutionEntry]
+) -> None:
     perspective.evolution.clear()
     session.flush()
     perspective.evolution.extend(PerspectiveEvolution(**e.model_dump()) for e in entries)
 
 
-def _write_links(session: Session, p: Perspective, data: PerspectiveCreate | PerspectiveUpdate) -> None:
+def _write_links(
+    session: Session, p: Perspective, data: PerspectiveCreate | PerspectiveUpdate
+) -> None:
     if data.source_ids is not None:
-        set_links(session, perspective_sources, "perspective_id", p.id, "source_id", data.source_ids)
+        set_links(
+            session, perspective_sources, "perspective_id", p.id, "source_id", data.source_ids
+        )
     if data.claim_ids is not None:
         set_links(session, perspective_claims, "perspective_id", p.id, "claim_id", data.claim_ids)
     if data.evolution is not None:
@@ -72,7 +78,9 @@ def create_perspective(session: Session, data: PerspectiveCreate) -> Perspective
     return perspective
 
 
-def update_perspective(session: Session, perspective: Perspective, data: PerspectiveUpdate) -> Perspective:
+def update_perspective(
+    session: Session, perspective: Perspective, data: PerspectiveUpdate
+) -> Perspective:
     _check_refs(session, data)
     assign(perspective, data, exclude={"source_ids", "claim_ids", "evolution"})
     _write_links(session, perspective, data)
@@ -90,8 +98,11 @@ RESOURCE = Resource(
     update=update_perspective,
     filters_schema=PerspectiveFilters,
     apply_filters=_filters,
-    sortable={"position": Perspective.position, "label": Perspective.label,
-              "created_at": Perspective.created_at},
+    sortable={
+        "position": Perspective.position,
+        "label": Perspective.label,
+        "created_at": Perspective.created_at,
+    },
     default_sort="position",
     load_options=[
         selectinload(Perspective.evolution),

@@ -29,7 +29,11 @@ def _filters(stmt: Select, f: ProblemFilters) -> Select:
 
 
 def _write_facets(session: Session, problem: Problem, facets: Facets) -> None:
-    for field, items in (("known", facets.known), ("partial", facets.partial), ("unknown", facets.unknown)):
+    for field, items in (
+        ("known", facets.known),
+        ("partial", facets.partial),
+        ("unknown", facets.unknown),
+    ):
         for index, item in enumerate(items):
             require_ids(session, Claim, item.claim_ids, f"facets.{field}.{index}.claim_ids")
     problem.facets.clear()

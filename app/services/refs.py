@@ -50,7 +50,9 @@ def set_links(
         session.execute(insert(table), rows)
 
 
-def unique_slug(session: Session, model: Any, wanted: str | None, basis: str, own_id: int | None = None) -> str:
+def unique_slug(
+    session: Session, model: Any, wanted: str | None, basis: str, own_id: int | None = None
+) -> str:
     """An explicit slug must be free (409); a derived one gets a numeric suffix if taken."""
     if wanted:
         existing = session.scalar(select(model.id).where(model.slug == wanted))

@@ -84,7 +84,9 @@ class Loader:
             self.updated[name] += 1
         return row
 
-    def links(self, table: Table, owner_col: str, owner_id: int, target_col: str, ids: list[int]) -> None:
+    def links(
+        self, table: Table, owner_col: str, owner_id: int, target_col: str, ids: list[int]
+    ) -> None:
         current = list(
             self.s.scalars(
                 select(table.c[target_col])
@@ -105,7 +107,11 @@ class Loader:
         return row
 
     def source(self, ref: int | str) -> Source:
-        found = self.sources_by_listing.get(ref) if isinstance(ref, int) else self.sources_by_key.get(ref)
+        found = (
+            self.sources_by_listing.get(ref)
+            if isinstance(ref, int)
+            else self.sources_by_key.get(ref)
+        )
         if found is None:
             raise SeedError(f"unknown source reference {ref!r}")
         return found
@@ -120,8 +126,13 @@ class Loader:
             self.upsert(
                 Actor,
                 {"slug": r["slug"]},
-                {"name": r["name"], "kind": r.get("kind", "person"),
-                 "affiliation": r.get("affiliation"), "url": r.get("url"), "note": r.get("note")},
+                {
+                    "name": r["name"],
+                    "kind": r.get("kind", "person"),
+                    "affiliation": r.get("affiliation"),
+                    "url": r.get("url"),
+                    "note": r.get("note"),
+                },
             )
 
     def problems(self, rows: list[dict[str, Any]]) -> None:
@@ -136,9 +147,13 @@ class Loader:
         for r in rows:
             problem = self.by_slug(Problem, r["slug"])
             wanted = [
-                (status, item["text"] if isinstance(item, dict) else item,
-                 [self.by_slug(Claim, c).id for c in (item.get("claims") or [])]
-                 if isinstance(item, dict) else [])
+                (
+                    status,
+                    item["text"] if isinstance(item, dict) else item,
+                    [self.by_slug(Claim, c).id for c in (item.get("claims") or [])]
+                    if isinstance(item, dict)
+                    else [],
+                )
                 for status in ("known", "partial", "unknown")
                 for item in (r.get("facets") or {}).get(status) or []
             ]
@@ -185,8 +200,9 @@ class Loader:
                 raise SeedError(f"source {r['key']}: {exc}") from exc
             columns = source_columns(data)
             columns.pop("citekey")
-            source = self.upsert(Source, {"citekey": r["key"]},
-                                 {**columns, "work_id": works[work_key].id})
+            source = self.upsert(
+                Source, {"citekey": r["key"]}, {**columns, "work_id": works[work_key].id}
+            )
             if source.tags != data.tags:
                 set_tags(self.s, source, data.tags)
                 self.s.flush()
@@ -198,26 +214,48 @@ class Loader:
         for r in rows:
             for slug in r.get("problems") or []:
                 problem = self.by_slug(Problem, slug)
-                self.edge(NodeType.source, self.sources_by_key[r["key"]].id, "addresses",
-                          NodeType.problem, problem.id)
+                self.edge(
+                    NodeType.source,
+                    self.sources_by_key[r["key"]].id,
+                    "addresses",
+                    NodeType.problem,
+                    problem.id,
+                )
 
-    def edge(self, from_type: NodeType, from_id: int, relation: str, to_type: NodeType,
-             to_id: int, note: str | None = None) -> None:
+    def edge(
+        self,
+        from_type: NodeType,
+        from_id: int,
+        relation: str,
+        to_type: NodeType,
+        to_id: int,
+        note: str | None = None,
+    ) -> None:
         self.upsert(
             Edge,
-            {"from_type": from_type, "from_id": from_id, "relation": relation,
-             "to_type": to_type, "to_id": to_id},
+            {
+                "from_type": from_type,
+                "from_id": from_id,
+                "relation": relation,
+                "to_type": to_type,
+                "to_id": to_id,
+            },
             {"note": note, "recorded_by": "seed"},
         )
 
     def claims(self, rows: list[dict[str, Any]]) -> None:
         for r in rows:
-            scope = {k: (r.get("scope") or {}).get(k) for k in ("architecture", "regime", "data", "scale")}
+            scope = {
+                k: (r.get("scope") or {}).get(k)
+                for k in ("architecture", "regime", "data", "scale")
+            }
             claim = self.upsert(
                 Claim,
                 {"slug": r["slug"]},
                 {
-                    "problem_id": self.by_slug(Problem, r.get("problem")).id if r.get("problem") else None,
+                    "problem_id": self.by_slug(Problem, r.get("problem")).id
+                    if r.get("problem")
+                    else None,
                     "text": r["text"],
                     "kind": r["kind"],
                     "status": r.get("status", "open"),
@@ -229,14 +267,21 @@ class Loader:
             for ev in r.get("evidence") or []:
                 self.upsert(
                     Evidence,
-                    {"claim_id": claim.id, "source_id": self.source(ev["source"]).id,
-                     "relation": ev["relation"]},
+                    {
+                        "claim_id": claim.id,
+                        "source_id": self.source(ev["source"]).id,
+                        "relation": ev["relation"],
+                    },
                     {"note": ev.get("note"), "recorded_by": "seed"},
                 )
             for h in r.get("status_history") or []:
                 self.upsert(
                     ClaimStatusChange,
-                    {"claim_id": claim.id, "to_status": h["to"], "changed_at": _when(h.get("date"))},
+                    {
+                        "claim_id": claim.id,
+                        "to_status": h["to"],
+                        "changed_at": _when(h.get("date")),
+                    },
                     {"from_status": h.get("from"), "reason": h.get("reason"), "changed_by": "seed"},
                 )
 
@@ -254,8 +299,10 @@ class Loader:
             self.upsert(
                 ThreadItem,
                 {"thread_id": thread.id, "source_id": source.id},
-                {"found_via": r.get("found_via") or t.get("found_via"),
-                 "citation_number": int(r["listing"])},
+                {
+                    "found_via": r.get("found_via") or t.get("found_via"),
+                    "citation_number": int(r["listing"]),
+                },
             )
         return thread
 
@@ -265,58 +312,120 @@ class Loader:
             event = self.upsert(
                 TimelineEvent,
                 {"slug": r["slug"]},
-                {"thread_id": thread.id, "date": value, "date_precision": precision,
-                 "text": r["text"], "position": position},
+                {
+                    "thread_id": thread.id,
+                    "date": value,
+                    "date_precision": precision,
+                    "text": r["text"],
+                    "position": position,
+                },
             )
-            self.links(event_sources, "event_id", event.id, "source_id", self.source_ids(r.get("sources")))
+            self.links(
+                event_sources, "event_id", event.id, "source_id", self.source_ids(r.get("sources"))
+            )
 
     def perspectives(self, thread: Thread, rows: list[dict[str, Any]]) -> None:
         for position, r in enumerate(rows):
             p = self.upsert(
                 Perspective,
                 {"slug": r["slug"]},
-                {"thread_id": thread.id, "actor_id": self.by_slug(Actor, r.get("actor")).id
-                 if r.get("actor") else None, "label": r["label"], "stance": r["stance"],
-                 "position": position},
+                {
+                    "thread_id": thread.id,
+                    "actor_id": self.by_slug(Actor, r.get("actor")).id if r.get("actor") else None,
+                    "label": r["label"],
+                    "stance": r["stance"],
+                    "position": position,
+                },
             )
-            self.links(perspective_sources, "perspective_id", p.id, "source_id",
-                       self.source_ids(r.get("sources")))
-            self.links(perspective_claims, "perspective_id", p.id, "claim_id",
-                       [self.by_slug(Claim, c).id for c in r.get("claims") or []])
+            self.links(
+                perspective_sources,
+                "perspective_id",
+                p.id,
+                "source_id",
+                self.source_ids(r.get("sources")),
+            )
+            self.links(
+                perspective_claims,
+                "perspective_id",
+                p.id,
+                "claim_id",
+                [self.by_slug(Claim, c).id for c in r.get("claims") or []],
+            )
             for e in r.get("evolution") or []:
-                self.upsert(PerspectiveEvolution, {"perspective_id": p.id, "version": e["version"]},
-                            {"kind": e["kind"], "note": e.get("note")})
+                self.upsert(
+                    PerspectiveEvolution,
+                    {"perspective_id": p.id, "version": e["version"]},
+                    {"kind": e["kind"], "note": e.get("note")},
+                )
 
     def tensions(self, thread: Thread, rows: list[dict[str, Any]]) -> None:
         for position, r in enumerate(rows):
             tension = self.upsert(
                 Tension,
                 {"slug": r["slug"]},
-                {"thread_id": thread.id,
-                 "problem_id": self.by_slug(Problem, r["problem"]).id if r.get("problem") else None,
-                 "title": r["title"], "question": r["question"],
-                 "status": r.get("status", "open"), "position": position},
+                {
+                    "thread_id": thread.id,
+                    "problem_id": self.by_slug(Problem, r["problem"]).id
+                    if r.get("problem")
+                    else None,
+                    "title": r["title"],
+                    "question": r["question"],
+                    "status": r.get("status", "open"),
+                    "position": position,
+                },
             )
-            self.links(tension_sources, "tension_id", tension.id, "source_id",
-                       self.source_ids(r.get("sources")))
+            self.links(
+                tension_sources,
+                "tension_id",
+                tension.id,
+                "source_id",
+                self.source_ids(r.get("sources")),
+            )
             for side_pos, side_doc in enumerate(r.get("sides") or []):
-                side = self.upsert(TensionSide, {"tension_id": tension.id, "position": side_pos},
-                                   {"label": side_doc["label"]})
-                self.links(side_claims, "side_id", side.id, "claim_id",
-                           [self.by_slug(Claim, c).id for c in side_doc.get("claims") or []])
-                self.links(side_perspectives, "side_id", side.id, "perspective_id",
-                           [self.by_slug(Perspective, p).id for p in side_doc.get("perspectives") or []])
-                self.links(side_sources, "side_id", side.id, "source_id",
-                           self.source_ids(side_doc.get("sources")))
+                side = self.upsert(
+                    TensionSide,
+                    {"tension_id": tension.id, "position": side_pos},
+                    {"label": side_doc["label"]},
+                )
+                self.links(
+                    side_claims,
+                    "side_id",
+                    side.id,
+                    "claim_id",
+                    [self.by_slug(Claim, c).id for c in side_doc.get("claims") or []],
+                )
+                self.links(
+                    side_perspectives,
+                    "side_id",
+                    side.id,
+                    "perspective_id",
+                    [self.by_slug(Perspective, p).id for p in side_doc.get("perspectives") or []],
+                )
+                self.links(
+                    side_sources,
+                    "side_id",
+                    side.id,
+                    "source_id",
+                    self.source_ids(side_doc.get("sources")),
+                )
             previous = None
             for h in r.get("status_history") or []:
                 change = self.upsert(
                     TensionStatusChange,
-                    {"tension_id": tension.id, "to_status": h["status"], "changed_at": _when(h.get("date"))},
+                    {
+                        "tension_id": tension.id,
+                        "to_status": h["status"],
+                        "changed_at": _when(h.get("date")),
+                    },
                     {"from_status": previous, "reason": h.get("reason"), "changed_by": "seed"},
                 )
-                self.links(status_change_sources, "change_id", change.id, "source_id",
-                           self.source_ids(h.get("sources")))
+                self.links(
+                    status_change_sources,
+                    "change_id",
+                    change.id,
+                    "source_id",
+                    self.source_ids(h.get("sources")),
+                )
                 previous = h["status"]
 
     def edges(self, rows: list[dict[str, Any]]) -> None:
@@ -330,9 +439,16 @@ class Loader:
         node_type = NodeType(kind)
         if node_type is NodeType.source:
             return node_type, self.source(int(key) if key.isdigit() else key).id
-        models = {NodeType.problem: Problem, NodeType.claim: Claim, NodeType.actor: Actor,
-                  NodeType.perspective: Perspective, NodeType.tension: Tension,
-                  NodeType.event: TimelineEvent, NodeType.thread: Thread, NodeType.work: Work}
+        models = {
+            NodeType.problem: Problem,
+            NodeType.claim: Claim,
+            NodeType.actor: Actor,
+            NodeType.perspective: Perspective,
+            NodeType.tension: Tension,
+            NodeType.event: TimelineEvent,
+            NodeType.thread: Thread,
+            NodeType.work: Work,
+        }
         return node_type, self.by_slug(models[node_type], key).id
 
 

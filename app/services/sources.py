@@ -83,7 +83,9 @@ def _arxiv_fields(arxiv: str | None) -> dict[str, Any]:
     return {"arxiv_id": arxiv_id, "arxiv_version": version}
 
 
-def _check_arxiv_free(session: Session, arxiv_id: str | None, version: int | None, own: int | None) -> None:
+def _check_arxiv_free(
+    session: Session, arxiv_id: str | None, version: int | None, own: int | None
+) -> None:
     if not arxiv_id:
         return
     stmt = select(Source.id).where(
@@ -94,7 +96,8 @@ def _check_arxiv_free(session: Session, arxiv_id: str | None, version: int | Non
     existing = session.scalar(stmt)
     if existing is not None:
         raise DuplicateIdentifier(
-            f"arXiv {identifiers.format_arxiv(arxiv_id, version)} already belongs to source {existing}",
+            f"arXiv {identifiers.format_arxiv(arxiv_id, version)} already belongs to "
+            f"source {existing}",
             field="arxiv",
             existing_id=existing,
         )
@@ -171,8 +174,12 @@ def update_source(session: Session, source: Source, data: SourceUpdate) -> Sourc
         data,
         exclude={"arxiv", "date", "year", "authors", "tags", "change_reason", "changed_by"},
     )
-    after = {"arxiv": source.arxiv, "date": source.date_display, "authors": source.authors,
-             "tags": data.tags}
+    after = {
+        "arxiv": source.arxiv,
+        "date": source.date_display,
+        "authors": source.authors,
+        "tags": data.tags,
+    }
     for field, old in before.items():
         if old != after[field]:
             changed[field] = (old, after[field])

@@ -4,7 +4,16 @@ from pydantic import BaseModel
 from sqlalchemy import Select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import Claim, Perspective, Problem, Source, Tension, TensionSide, TensionStatusChange, Thread
+from app.models import (
+    Claim,
+    Perspective,
+    Problem,
+    Source,
+    Tension,
+    TensionSide,
+    TensionStatusChange,
+    Thread,
+)
 from app.models.common import TensionStatus
 from app.models.links import (
     side_claims,
@@ -61,11 +70,20 @@ def _write_sides(session: Session, tension: Tension, sides: list[SideIn]) -> Non
         tension.sides.append(side)
         session.flush()
         set_links(session, side_claims, "side_id", side.id, "claim_id", side_in.claim_ids)
-        set_links(session, side_perspectives, "side_id", side.id, "perspective_id", side_in.perspective_ids)
+        set_links(
+            session,
+            side_perspectives,
+            "side_id",
+            side.id,
+            "perspective_id",
+            side_in.perspective_ids,
+        )
         set_links(session, side_sources, "side_id", side.id, "source_id", side_in.source_ids)
 
 
-def _write_children(session: Session, tension: Tension, data: TensionCreate | TensionUpdate) -> None:
+def _write_children(
+    session: Session, tension: Tension, data: TensionCreate | TensionUpdate
+) -> None:
     if data.source_ids is not None:
         set_links(session, tension_sources, "tension_id", tension.id, "source_id", data.source_ids)
     if data.sides is not None:
@@ -127,8 +145,13 @@ RESOURCE = Resource(
     update=update_tension,
     filters_schema=TensionFilters,
     apply_filters=_filters,
-    sortable={"position": Tension.position, "status": Tension.status, "title": Tension.title,
-              "created_at": Tension.created_at, "updated_at": Tension.updated_at},
+    sortable={
+        "position": Tension.position,
+        "status": Tension.status,
+        "title": Tension.title,
+        "created_at": Tension.created_at,
+        "updated_at": Tension.updated_at,
+    },
     default_sort="position",
     load_options=[
         selectinload(Tension.sources),

@@ -46,16 +46,23 @@ def add_item(session: Session, thread: Thread, data: ThreadItemCreate) -> Thread
     if number is None:
         number = (
             session.scalar(
-                select(func.max(ThreadItem.citation_number)).where(ThreadItem.thread_id == thread.id)
+                select(func.max(ThreadItem.citation_number)).where(
+                    ThreadItem.thread_id == thread.id
+                )
             )
             or 0
         ) + 1
-    elif session.scalar(
-        select(ThreadItem.source_id).where(
-            ThreadItem.thread_id == thread.id, ThreadItem.citation_number == number
+    elif (
+        session.scalar(
+            select(ThreadItem.source_id).where(
+                ThreadItem.thread_id == thread.id, ThreadItem.citation_number == number
+            )
         )
-    ) is not None:
-        raise Conflict(f"citation number {number} is taken in thread {thread.id}", field="citation_number")
+        is not None
+    ):
+        raise Conflict(
+            f"citation number {number} is taken in thread {thread.id}", field="citation_number"
+        )
     item = ThreadItem(
         thread_id=thread.id,
         source_id=data.source_id,
@@ -70,7 +77,9 @@ def add_item(session: Session, thread: Thread, data: ThreadItemCreate) -> Thread
 def remove_item(session: Session, thread: Thread, source_id: int) -> None:
     item = session.get(ThreadItem, (thread.id, source_id))
     if item is None:
-        raise NotFound(f"source {source_id} is not an item of thread {thread.id}", field="source_id")
+        raise NotFound(
+            f"source {source_id} is not an item of thread {thread.id}", field="source_id"
+        )
     session.delete(item)
     session.flush()
 

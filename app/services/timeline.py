@@ -38,7 +38,9 @@ def create_event(session: Session, data: EventCreate) -> TimelineEvent:
     require_ids(session, Source, data.source_ids, "source_ids")
     value, precision = parse_partial_date(data.date)
     event = TimelineEvent(
-        slug=unique_slug(session, TimelineEvent, data.slug, f"{value.isoformat()}-{data.text[:40]}"),
+        slug=unique_slug(
+            session, TimelineEvent, data.slug, f"{value.isoformat()}-{data.text[:40]}"
+        ),
         thread_id=data.thread_id,
         date=value,
         date_precision=precision,
@@ -78,8 +80,11 @@ RESOURCE = Resource(
     update=update_event,
     filters_schema=EventFilters,
     apply_filters=_filters,
-    sortable={"date": TimelineEvent.date, "position": TimelineEvent.position,
-              "created_at": TimelineEvent.created_at},
+    sortable={
+        "date": TimelineEvent.date,
+        "position": TimelineEvent.position,
+        "created_at": TimelineEvent.created_at,
+    },
     default_sort="date,position",
     load_options=[selectinload(TimelineEvent.sources)],
 )

@@ -22,7 +22,9 @@ router = crud_router(RESOURCE, tag="tensions")
 )
 def post_status(
     session: SessionDep,
-    ref: Annotated[str, Path(description="Numeric id or slug", examples=["memorization-necessity"])],
+    ref: Annotated[
+        str, Path(description="Numeric id or slug", examples=["memorization-necessity"])
+    ],
     body: Annotated[TensionStatusChangeIn, Body()],
 ) -> TensionPublic:
     tension = get_row(session, RESOURCE, ref)

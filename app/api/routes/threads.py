@@ -45,7 +45,9 @@ def list_items(session: SessionDep, ref: ThreadRef, limit: Limit = 50, offset: O
     summary="Add a source to a thread",
     responses=RESPONSES_WRITE,
 )
-def post_item(session: SessionDep, ref: ThreadRef, body: Annotated[ThreadItemCreate, Body()]) -> Any:
+def post_item(
+    session: SessionDep, ref: ThreadRef, body: Annotated[ThreadItemCreate, Body()]
+) -> Any:
     thread = get_row(session, RESOURCE, ref)
     item = add_item(session, thread, body)
     session.commit()
