@@ -105,3 +105,12 @@ def test_seed_restores_an_edited_row(seeded, session_factory):  # type: ignore[n
         session.commit()
     assert report == {"problems": {"created": 0, "updated": 1}}
     assert seeded.get(f"{API}/problems/{problem['id']}").json()["title"] == problem["title"]
+
+
+def test_seed_records_the_poster_to_oral_correction(seeded):  # type: ignore[no-untyped-def]
+    oral = _listing_sources(seeded)[4]
+    assert oral["venue"] == "NeurIPS 2025 (oral)"
+    history = seeded.get(f"{API}/sources/{oral['id']}/history").json()
+    assert [(h["field"], h["old_value"], h["new_value"]) for h in history] == [
+        ("venue", "NeurIPS 2025 (poster)", "NeurIPS 2025 (oral)")
+    ]

@@ -22,6 +22,7 @@ from app.models import (
     Problem,
     ProblemFacet,
     Source,
+    SourceRevision,
     Tension,
     TensionSide,
     TensionStatusChange,
@@ -203,6 +204,21 @@ class Loader:
             source = self.upsert(
                 Source, {"citekey": r["key"]}, {**columns, "work_id": works[work_key].id}
             )
+            for c in r.get("corrections") or []:
+                self.upsert(
+                    SourceRevision,
+                    {
+                        "source_id": source.id,
+                        "field": c["field"],
+                        "changed_at": _when(c.get("date")),
+                    },
+                    {
+                        "old_value": c.get("from"),
+                        "new_value": c["to"],
+                        "reason": c.get("reason"),
+                        "changed_by": "seed",
+                    },
+                )
             if source.tags != data.tags:
                 set_tags(self.s, source, data.tags)
                 self.s.flush()
