@@ -13,9 +13,11 @@ from app.api.routes import (
     claims,
     edges,
     events,
+    graph,
     health,
     perspectives,
     problems,
+    search,
     sources,
     tensions,
     threads,
@@ -24,6 +26,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, write_intent
 from app.core.errors import install_error_handlers
 from app.core.migrations import check_schema
+from app.services.graph import DebateGraph
 
 API_PREFIX = "/api/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.graph = DebateGraph()
     install_error_handlers(app)
     app.add_middleware(WriteIntentMiddleware)
 
@@ -83,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events.router,
         threads.router,
         edges.router,
+        graph.router,
+        search.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -60,13 +60,13 @@ def crud_router(res: Resource, *, tag: str) -> APIRouter:
         row = res.create(session, body)
         session.commit()
         session.expire_all()
-        return res.to_public(get_row(session, res, row.id))
+        return res.publish_one(session, get_row(session, res, row.id))
 
     @router.get(
         "/{ref}", response_model=public, summary=f"Get a {res.name}", responses=RESPONSES_READ
     )
     def get_item(session: SessionDep, ref: Ref) -> Any:
-        return res.to_public(get_row(session, res, ref))
+        return res.publish_one(session, get_row(session, res, ref))
 
     @router.patch(
         "/{ref}",
@@ -81,7 +81,7 @@ def crud_router(res: Resource, *, tag: str) -> APIRouter:
         res.update(session, row, body)
         session.commit()
         session.expire_all()
-        return res.to_public(get_row(session, res, row.id))
+        return res.publish_one(session, get_row(session, res, row.id))
 
     @router.delete(
         "/{ref}",

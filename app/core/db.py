@@ -57,6 +57,9 @@ def make_engine(settings: Settings) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    # Importing the change tracker registers its session listeners (graph change log).
+    from app.services import changes  # noqa: F401
+
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 

@@ -2,6 +2,7 @@
 
 from app.models.actor import Actor
 from app.models.base import Base
+from app.models.change import GraphChange
 from app.models.claim import Claim, ClaimStatusChange, Evidence
 from app.models.edge import Edge
 from app.models.perspective import Perspective, PerspectiveEvolution
@@ -18,6 +19,7 @@ __all__ = [
     "ClaimStatusChange",
     "Edge",
     "Evidence",
+    "GraphChange",
     "Perspective",
     "PerspectiveEvolution",
     "Problem",

@@ -140,6 +140,16 @@ class ClaimStatusChangePublic(ORMModel):
     changed_at: UTCDateTime
 
 
+class EvidenceSummary(BaseModel):
+    """Evidence on a claim (or a tension side), with copies of one work counted once."""
+
+    supports: int = Field(..., description="Evidence rows that support or replicate.")
+    contests: int = Field(..., description="Evidence rows that contest or fail to replicate.")
+    supporting_works: int
+    contesting_works: int
+    score: float = Field(..., description="2·S·C/(S+C) over works; see GET /claims.")
+
+
 class ClaimPublic(Timestamps):
     model_config = ConfigDict(
         from_attributes=True, json_schema_extra={"examples": [{"id": 7, **CLAIM_EXAMPLE}]}
@@ -153,6 +163,7 @@ class ClaimPublic(Timestamps):
     experiment: str | None
     note: str | None
     status_history: list[ClaimStatusChangePublic]
+    evidence_summary: EvidenceSummary | None = None
 
 
 EVIDENCE_EXAMPLE: dict[str, Any] = {

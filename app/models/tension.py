@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -133,8 +133,28 @@ class SideIn(ORMModel):
     source_ids: list[int] = Field(default_factory=list)
 
 
+class ClaimBrief(BaseModel):
+    id: int
+    slug: str
+    text: str
+    status: str
+    evidence_summary: dict[str, Any]
+
+
+class PerspectiveBrief(BaseModel):
+    id: int
+    slug: str
+    label: str
+
+
 class SidePublic(SideIn):
     id: int
+    claims: list[ClaimBrief] = Field(default_factory=list)
+    perspectives: list[PerspectiveBrief] = Field(default_factory=list)
+    evidence: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Evidence on the side's claims: supports / contests rows and works.",
+    )
 
 
 class StatusChangePublic(ORMModel):

@@ -8,6 +8,7 @@ from app.models import Actor, Problem
 from app.models.actor import ActorCreate, ActorPublic, ActorUpdate
 from app.models.common import ActorKind
 from app.models.links import problem_actors
+from app.services.changes import mark, mark_link_targets
 from app.services.crud import Resource
 from app.services.refs import assign, require_ids, unique_slug
 
@@ -35,6 +36,8 @@ def _filters(stmt: Select, f: ActorFilters) -> Select:
 def _link_problems(session: Session, actor: Actor, problem_ids: list[int]) -> None:
     require_ids(session, Problem, problem_ids, "problem_ids")
     # The link table is owned by problems; replace only this actor's rows.
+    mark_link_targets(session, problem_actors, problem_actors.c.actor_id, actor.id)
+    mark(session, [("problem", pid) for pid in problem_ids])
     session.execute(problem_actors.delete().where(problem_actors.c.actor_id == actor.id))
     for pid in dict.fromkeys(problem_ids):
         position = len(

@@ -12,10 +12,12 @@ from app.models.claim import (
     ClaimUpdate,
     EvidenceCreate,
     EvidencePublic,
+    EvidenceSummary,
     EvidenceUpdate,
 )
 from app.models.common import ClaimKind, ClaimStatus, EvidenceRelation
-from app.services.crud import Resource
+from app.services import contested
+from app.services.crud import Resource, page
 from app.services.refs import assign, require_id, unique_slug
 
 
@@ -26,6 +28,12 @@ class ClaimFilters(BaseModel):
     experiment: str | None = Field(None, max_length=100)
     source_id: int | None = Field(None, description="Claims with evidence from this source.")
     q: str | None = Field(None, max_length=200, description="Substring of the text.")
+    most_contested: bool = Field(
+        False,
+        description="Only claims with contesting evidence, ranked by 2·S·C/(S+C) where S and C "
+        "count the distinct works supporting and contesting the claim (other filters and "
+        "`sort` do not apply).",
+    )
 
 
 def _filters(stmt: Select, f: ClaimFilters) -> Select:
@@ -131,6 +139,32 @@ def update_evidence(session: Session, evidence: Evidence, data: EvidenceUpdate) 
     return evidence
 
 
+def publish_claims(session: Session, rows: list[Claim]) -> list[ClaimPublic]:
+    evidence = contested.evidence_by_claim(session, [r.id for r in rows])
+    return [
+        ClaimPublic.model_validate(r).model_copy(
+            update={
+                "evidence_summary": EvidenceSummary(**contested.summarize(evidence.get(r.id, [])))
+            }
+        )
+        for r in rows
+    ]
+
+
+def most_contested(session: Session, filters: ClaimFilters, limit: int, offset: int) -> dict | None:
+    if not filters.most_contested:
+        return None
+    ranked = contested.ranking(session)
+    ids = [cid for cid, _ in ranked[offset : offset + limit]]
+    rows = {
+        c.id: c
+        for c in session.scalars(
+            select(Claim).where(Claim.id.in_(ids)).options(selectinload(Claim.status_history))
+        )
+    }
+    return page(publish_claims(session, [rows[i] for i in ids]), len(ranked), limit, offset)
+
+
 CLAIMS = Resource(
     name="claim",
     plural="claims",
@@ -149,6 +183,8 @@ CLAIMS = Resource(
         "updated_at": Claim.updated_at,
     },
     load_options=[selectinload(Claim.status_history)],
+    publish_many=publish_claims,
+    custom_list=most_contested,
 )
 
 EVIDENCE = Resource(

@@ -33,9 +33,18 @@ class Resource:
     default_sort: str = "id"
     load_options: list[Any] = field(default_factory=list)
     has_slug: bool = True
+    # Optional: turn many rows into public models at once (to batch extra queries).
+    publish_many: Callable[[Session, list[Any]], list[Any]] | None = None
+    # Optional: a list answered differently for some filters (returns None otherwise).
+    custom_list: Callable[[Session, Any, int, int], dict[str, Any] | None] | None = None
 
-    def to_public(self, row: Any) -> Any:
-        return self.public.from_row(row)
+    def publish(self, session: Session, rows: list[Any]) -> list[Any]:
+        if self.publish_many is not None:
+            return self.publish_many(session, rows)
+        return [self.public.from_row(r) for r in rows]
+
+    def publish_one(self, session: Session, row: Any) -> Any:
+        return self.publish(session, [row])[0]
 
 
 def get_row(session: Session, res: Resource, ref: str | int) -> Any:
@@ -76,13 +85,17 @@ def _order_by(res: Resource, sort: str | None) -> list[Any]:
 def list_rows(
     session: Session, res: Resource, filters: Any, limit: int, offset: int, sort: str | None
 ) -> dict[str, Any]:
+    if res.custom_list is not None:
+        custom = res.custom_list(session, filters, limit, offset)
+        if custom is not None:
+            return custom
     base = res.apply_filters(select(res.model), filters)
     total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
     stmt = (
         base.options(*res.load_options).order_by(*_order_by(res, sort)).limit(limit).offset(offset)
     )
     rows = session.scalars(stmt).unique().all()
-    return page([res.to_public(r) for r in rows], total, limit, offset)
+    return page(res.publish(session, list(rows)), total, limit, offset)
 
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:

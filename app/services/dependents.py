@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.core.errors import HasDependents
 from app.models import Base, Edge
 from app.models.links import LINK_TABLES
+from app.services.changes import mark_link_targets
 
 MAX_LISTED = 50
 
@@ -92,6 +93,7 @@ def delete_row(session: Session, obj: Any, cascade: bool) -> None:
 def _delete_dependents(session: Session, obj: Any) -> None:
     for child, column in _referencing(obj.__table__):
         if child.name in LINK_TABLES:
+            mark_link_targets(session, child, column, obj.id)
             session.execute(delete(child).where(column == obj.id))
             continue
         model = _model_for(child)

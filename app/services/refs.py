@@ -41,6 +41,9 @@ def set_links(
     session: Session, table: Table, owner_col: str, owner_id: int, target_col: str, ids: list[int]
 ) -> None:
     """Replace the link rows of one owner, keeping the order of `ids`."""
+    from app.services.changes import mark_link_owner
+
+    mark_link_owner(session, table.name, owner_id)
     session.execute(delete(table).where(table.c[owner_col] == owner_id))
     rows = [
         {owner_col: owner_id, target_col: target, "position": pos}

@@ -23,12 +23,17 @@ from app.models.links import (
     tension_sources,
 )
 from app.models.tension import (
+    ClaimBrief,
+    PerspectiveBrief,
     SideIn,
+    SidePublic,
+    StatusChangePublic,
     TensionCreate,
     TensionPublic,
     TensionStatusChangeIn,
     TensionUpdate,
 )
+from app.services import contested
 from app.services.crud import Resource
 from app.services.refs import assign, require_id, require_ids, set_links, unique_slug
 
@@ -134,6 +139,54 @@ def change_status(session: Session, tension: Tension, data: TensionStatusChangeI
     return tension
 
 
+def publish_tensions(session: Session, rows: list[Tension]) -> list[TensionPublic]:
+    """Tensions with, per side, its claims and perspectives and the evidence on its claims."""
+    claim_ids = sorted({c.id for t in rows for side in t.sides for c in side.claims})
+    evidence = contested.evidence_by_claim(session, claim_ids)
+
+    def side_out(side: TensionSide) -> SidePublic:
+        side_rows = [e for c in side.claims for e in evidence.get(c.id, [])]
+        return SidePublic(
+            id=side.id,
+            label=side.label,
+            claim_ids=side.claim_ids,
+            perspective_ids=side.perspective_ids,
+            source_ids=side.source_ids,
+            claims=[
+                ClaimBrief(
+                    id=c.id,
+                    slug=c.slug,
+                    text=c.text,
+                    status=str(c.status.value),
+                    evidence_summary=contested.summarize(evidence.get(c.id, [])),
+                )
+                for c in side.claims
+            ],
+            perspectives=[
+                PerspectiveBrief(id=p.id, slug=p.slug, label=p.label) for p in side.perspectives
+            ],
+            evidence=contested.summarize(side_rows),
+        )
+
+    return [
+        TensionPublic(
+            id=t.id,
+            created_at=t.created_at,
+            updated_at=t.updated_at,
+            slug=t.slug,
+            thread_id=t.thread_id,
+            problem_id=t.problem_id,
+            title=t.title,
+            question=t.question,
+            status=t.status,
+            source_ids=t.source_ids,
+            sides=[side_out(side) for side in t.sides],
+            status_history=[StatusChangePublic.model_validate(h) for h in t.status_history],
+        )
+        for t in rows
+    ]
+
+
 RESOURCE = Resource(
     name="tension",
     plural="tensions",
@@ -160,4 +213,5 @@ RESOURCE = Resource(
         selectinload(Tension.sides).selectinload(TensionSide.sources),
         selectinload(Tension.status_history).selectinload(TensionStatusChange.sources),
     ],
+    publish_many=publish_tensions,
 )

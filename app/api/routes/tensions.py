@@ -31,4 +31,4 @@ def post_status(
     change_status(session, tension, body)
     session.commit()
     session.expire_all()
-    return RESOURCE.to_public(get_row(session, RESOURCE, tension.id))
+    return RESOURCE.publish_one(session, get_row(session, RESOURCE, tension.id))

@@ -1,0 +1,46 @@
+"""/search: ranked full-text search with highlighted snippets."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from app.api.deps import SessionDep
+from app.services.search import search
+
+router = APIRouter(tags=["search"])
+
+
+@router.get(
+    "/search",
+    summary="Full-text search",
+    description="Ranked search over sources (title, abstract, authors, venue, notes), claims, "
+    "perspectives and tensions. Every word must match (if nothing does, any word may); "
+    "quotes, `*`, `NEAR` and brackets are read as plain text. Copies of one work are "
+    "collapsed into one hit. Relevance is weighted by how connected the item is in the debate "
+    "graph. Snippets mark matches with `<mark>`; the rest is HTML-escaped.",
+    responses={422: {"description": "Empty query or no searchable words"}},
+)
+def get_search(
+    request: Request,
+    session: SessionDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1, max_length=500, description="Words to find.", examples=["memorization"]
+        ),
+    ],
+    type: Annotated[
+        Literal["source", "claim", "perspective", "tension"] | None,
+        Query(description="Only this kind of result.", examples=["tension"]),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, examples=[20])] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000, examples=[0])] = 0,
+) -> dict[str, Any]:
+    with request.app.state.graph.reading(session) as g:
+
+        def degree(node_type: str, node_id: int, work_id: int | None) -> int:
+            own = g.degree(f"{node_type}:{node_id}") if f"{node_type}:{node_id}" in g else 0
+            work = f"work:{work_id}"
+            return own + (g.degree(work) if work_id is not None and work in g else 0)
+
+        return search(session, q, type, limit, offset, degree)

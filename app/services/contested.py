@@ -1,0 +1,64 @@
+"""How contested a claim is, counted in works (copies of one work count once).
+
+supporting works S: distinct works of sources that `supports` or `replicates` the claim;
+contesting works C: distinct works of sources that `contests` or `fails_to_replicate` it.
+score = 2·S·C / (S + C), the harmonic mean of the two sides times two: zero unless both
+sides have evidence, and highest when both sides are large and balanced (3 vs 3 scores 3,
+6 vs 1 scores 1.7). Ties go to more contesting works, then more supporting works.
+"""
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Evidence, Source
+from app.models.common import EvidenceRelation
+
+SUPPORTING = {EvidenceRelation.supports, EvidenceRelation.replicates}
+CONTESTING = {EvidenceRelation.contests, EvidenceRelation.fails_to_replicate}
+
+
+def score(supporting: int, contesting: int) -> float:
+    total = supporting + contesting
+    return 0.0 if supporting == 0 or contesting == 0 else 2 * supporting * contesting / total
+
+
+def summarize(rows: list[tuple[Any, int | None, int | None]]) -> dict[str, Any]:
+    """rows: (relation, source id, work id) of a claim's (or a side's) evidence."""
+    supports = [r for r in rows if r[0] in SUPPORTING]
+    contests = [r for r in rows if r[0] in CONTESTING]
+    s_works = {r[2] for r in supports if r[2] is not None}
+    c_works = {r[2] for r in contests if r[2] is not None}
+    return {
+        "supports": len(supports),
+        "contests": len(contests),
+        "supporting_works": len(s_works),
+        "contesting_works": len(c_works),
+        "score": round(score(len(s_works), len(c_works)), 4),
+    }
+
+
+def evidence_by_claim(
+    session: Session, claim_ids: list[int] | None
+) -> dict[int, list[tuple[Any, int | None, int | None]]]:
+    q = select(Evidence.claim_id, Evidence.relation, Evidence.source_id, Source.work_id).outerjoin(
+        Source, Source.id == Evidence.source_id
+    )
+    if claim_ids is not None:
+        q = q.where(Evidence.claim_id.in_(claim_ids))
+    grouped: dict[int, list[tuple[Any, int | None, int | None]]] = defaultdict(list)
+    for claim_id, relation, source_id, work_id in session.execute(q):
+        grouped[claim_id].append((relation, source_id, work_id))
+    return grouped
+
+
+def ranking(session: Session) -> list[tuple[int, dict[str, Any]]]:
+    """(claim id, summary) for every claim with contesting evidence, most contested first."""
+    summaries = {cid: summarize(rows) for cid, rows in evidence_by_claim(session, None).items()}
+    contested = [(cid, s) for cid, s in summaries.items() if s["contesting_works"] > 0]
+    contested.sort(
+        key=lambda x: (-x[1]["score"], -x[1]["contesting_works"], -x[1]["supporting_works"], x[0])
+    )
+    return contested
