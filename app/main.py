@@ -24,7 +24,8 @@ from app.api.routes import (
 )
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, write_intent
-from app.core.errors import install_error_handlers
+from app.core.errors import ERROR_RESPONSES, install_error_handlers
+from app.core.guard import RequestGuard
 from app.core.migrations import check_schema
 from app.services.graph import DebateGraph
 
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine.dispose()
 
     app: Any = FastAPIOffline(
+        # ReDoc's bundle fetches a logo from a CDN; the Swagger UI at /docs needs nothing.
+        redoc_url=None,
         title="Theory Atlas",
         version="0.1.0",
         description=(
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.graph = DebateGraph()
     install_error_handlers(app)
     app.add_middleware(WriteIntentMiddleware)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(health.router)
     for router in (
@@ -90,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graph.router,
         search.router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app
 
 

@@ -59,7 +59,7 @@ def test_unknown_field_is_rejected(client, graph, session_factory):  # type: ign
         "post",
         "/threads",
         422,
-        field="body.colour",
+        field="colour",
         json={"title": "x", "colour": "red"},
     )
 
@@ -72,7 +72,7 @@ def test_out_of_range_year(client, graph, session_factory, year):  # type: ignor
         "post",
         "/sources",
         422,
-        field="body.year",
+        field="year",
         json={"title": "x", "year": year},
     )
     error = _assert_unchanged(
@@ -83,7 +83,7 @@ def test_out_of_range_year(client, graph, session_factory, year):  # type: ignor
         422,
         json={"title": "x", "date": f"{abs(year):04d}-01"},
     )
-    assert error["field"] == "body.date"
+    assert error["field"] == "date"
 
 
 @pytest.mark.parametrize("value", ["2019-13", "2019-02-30", "June 2019", "19", True])
@@ -94,7 +94,7 @@ def test_malformed_dates(client, graph, session_factory, value):  # type: ignore
         "post",
         "/events",
         422,
-        field="body.date",
+        field="date",
         json={"text": "x", "date": value},
     )
 
@@ -218,7 +218,7 @@ def test_malformed_identifiers(client, graph, session_factory, field, value):  #
         "post",
         "/sources",
         422,
-        field=f"body.{field}",
+        field=field,
         json={"title": "x", field: value},
     )
 

@@ -184,7 +184,11 @@ def test_create_read_update_delete(client, graph, name):  # type: ignore[no-unty
     listed = client.get(f"{API}{spec.path}", params={"limit": 500}).json()
     assert row_id in [item["id"] for item in listed["items"]]
 
-    deleted = client.delete(f"{API}{spec.path}/{row_id}", params={"cascade": True})
+    deleted = client.delete(f"{API}{spec.path}/{row_id}")
+    if name == "actors":
+        # The new actor works on a problem: that link is a dependent.
+        assert deleted.status_code == 409
+        deleted = client.delete(f"{API}{spec.path}/{row_id}", params={"cascade": True})
     assert deleted.status_code == 204
     assert client.get(f"{API}{spec.path}/{row_id}").status_code == 404
 
@@ -230,7 +234,7 @@ def test_unknown_enum_value_is_422(client, graph, session_factory, name):  # typ
     before = snapshot(session_factory)
     response = client.post(f"{API}{spec.path}", json={**spec.create(graph), field: value})
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == f"body.{field}"
+    assert response.json()["error"]["field"] == field
     assert snapshot(session_factory) == before
 
 
@@ -266,6 +270,6 @@ def test_pagination(client, graph, name):  # type: ignore[no-untyped-def]
     ids = [item["id"] for item in descending["items"]]
     assert ids == sorted(ids, reverse=True)
     bad_sort = client.get(f"{API}{spec.path}", params={"sort": "nonsense"})
-    assert bad_sort.status_code == 422 and bad_sort.json()["error"]["field"] == "sort"
+    assert bad_sort.status_code == 422 and bad_sort.json()["error"]["field"] == "query.sort"
     for params in ({"limit": 0}, {"limit": 501}, {"offset": -1}):
         assert client.get(f"{API}{spec.path}", params=params).status_code == 422

@@ -1,6 +1,6 @@
 """Dated history: source corrections, claim status changes, tension status changes."""
 
-from tests.helpers import API, make_graph, post
+from tests.helpers import API, make_graph, post, snapshot
 
 
 def test_source_corrections_are_kept(client):  # type: ignore[no-untyped-def]
@@ -47,39 +47,75 @@ def test_claim_status_history(client):  # type: ignore[no-untyped-def]
     history = client.get(f"{API}/claims/{claim['id']}").json()["status_history"]
     assert r.status_code == 200
     assert [(h["from_status"], h["to_status"]) for h in history] == [
+        (None, "open"),
         ("open", "contested"),
         ("contested", "refuted"),
     ]
-    assert history[0]["reason"] == "new paper" and history[0]["changed_by"] == "bo"
+    assert history[1]["reason"] == "new paper" and history[1]["changed_by"] == "bo"
+    same = client.patch(
+        f"{API}/claims/{claim['id']}", json={"status": "refuted", "status_reason": "again"}
+    )
+    assert same.status_code == 422 and same.json()["error"]["field"] == "status_reason"
+
+
+def test_claim_created_with_a_status_starts_its_history(client):  # type: ignore[no-untyped-def]
+    claim = post(client, "/claims", {"text": "y", "kind": "position", "status": "contested"})
+    assert [(h["from_status"], h["to_status"]) for h in claim["status_history"]] == [
+        (None, "contested")
+    ]
 
 
 def test_tension_status_change_records_who_when_why(client):  # type: ignore[no-untyped-def]
     g = make_graph(client)
+    url = f"{API}/tensions/{g['tension']}/status"
     r = client.post(
-        f"{API}/tensions/{g['tension']}/status",
+        url,
         json={
             "status": "narrowing",
             "reason": "a replication",
             "source_ids": [g["source"]],
             "changed_by": "carol",
-            "changed_at": "2026-05-01T12:00:00Z",
         },
     )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "narrowing"
-    # History is ordered by when the change happened, so a back-dated change sorts first.
-    assert [h["to_status"] for h in body["status_history"]] == ["narrowing", "open"]
-    last = body["status_history"][0]
-    assert last["from_status"] == "open" and last["to_status"] == "narrowing"
+    assert [(h["from_status"], h["to_status"]) for h in body["status_history"]] == [
+        (None, "open"),
+        ("open", "narrowing"),
+    ]
+    last = body["status_history"][-1]
     assert last["changed_by"] == "carol" and last["source_ids"] == [g["source"]]
-    assert last["changed_at"].startswith("2026-05-01T12:00:00")
-    bad = client.post(
-        f"{API}/tensions/{g['tension']}/status", json={"status": "solved", "reason": "x"}
-    )
-    assert bad.status_code == 422 and bad.json()["error"]["field"] == "body.status"
-    missing_reason = client.post(f"{API}/tensions/{g['tension']}/status", json={"status": "open"})
+    assert last["reason"] == "a replication"
+    bad = client.post(url, json={"status": "solved", "reason": "x"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "status"
+    missing_reason = client.post(url, json={"status": "open"})
     assert missing_reason.status_code == 422
+
+
+def test_tension_history_cannot_be_back_dated_or_future_dated(client, session_factory):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta, timezone
+
+    g = make_graph(client)
+    url = f"{API}/tensions/{g['tension']}/status"
+    before = snapshot(session_factory)
+    for when in (
+        "2001-01-01T00:00:00Z",
+        (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:59:59-05:00",
+    ):
+        r = client.post(url, json={"status": "narrowing", "reason": "x", "changed_at": when})
+        assert r.status_code == 422, (when, r.text)
+        assert r.json()["error"]["field"] == "changed_at"
+    assert snapshot(session_factory) == before
+    assert client.get(f"{API}/tensions").status_code == 200
+    # An offset is kept as the same instant, shown in UTC.
+    now = (datetime.now(timezone(timedelta(hours=5))) + timedelta(seconds=2)).replace(microsecond=0)
+    r = client.post(url, json={"status": "narrowing", "reason": "x", "changed_at": now.isoformat()})
+    assert r.status_code == 200, r.text
+    shown = datetime.fromisoformat(r.json()["status_history"][-1]["changed_at"])
+    assert shown == now and shown.utcoffset() == timedelta(0)
 
 
 def test_thread_items_numbering(client):  # type: ignore[no-untyped-def]

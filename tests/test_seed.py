@@ -40,7 +40,8 @@ def test_problems_perspectives_tensions_events(seeded):  # type: ignore[no-untyp
     assert len(problems) == 7
     assert [p["number"] for p in problems] == list(range(1, 8))
     for p in problems:
-        assert p["facets"]["known"] and p["facets"]["unknown"], p["slug"]
+        facets = p["facets"]
+        assert facets["known"] and facets["partial"] and facets["unknown"], p["slug"]
         assert p["actor_ids"], f"nobody works on {p['slug']}"
     perspectives = _all(seeded, "/perspectives")
     assert len(perspectives) == 11
@@ -61,7 +62,8 @@ def test_claims_have_evidence_and_experiments(seeded):  # type: ignore[no-untype
     evidence = _all(seeded, "/evidence")
     with_evidence = {e["claim_id"] for e in evidence}
     assert {c["id"] for c in claims} <= with_evidence
-    assert {c["experiment"] for c in claims if c["experiment"]} == EXPERIMENTS
+    per_experiment = Counter(c["experiment"] for c in claims if c["experiment"])
+    assert per_experiment == dict.fromkeys(EXPERIMENTS, 1)
     assert all(c["problem_id"] for c in claims)
 
 
@@ -114,3 +116,24 @@ def test_seed_records_the_poster_to_oral_correction(seeded):  # type: ignore[no-
     assert [(h["field"], h["old_value"], h["new_value"]) for h in history] == [
         ("venue", "NeurIPS 2025 (poster)", "NeurIPS 2025 (oral)")
     ]
+
+
+def test_cli_upgrade_and_seed_twice(tmp_path):  # type: ignore[no-untyped-def]
+    """The commands the README and the image run: migrate, seed, seed again."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import make_database
+
+    settings, drop = make_database(tmp_path)
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    atlas = [sys.executable, "-m", "app.cli"]
+    try:
+        for args in (["db", "upgrade"], ["seed"]):
+            subprocess.run([*atlas, *args], env=env, check=True, capture_output=True, timeout=120)
+        again = subprocess.run([*atlas, "seed"], env=env, check=True, capture_output=True,
+                               text=True, timeout=120)
+        assert "nothing changed" in again.stdout
+    finally:
+        drop()

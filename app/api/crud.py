@@ -1,27 +1,50 @@
 """Builds the five CRUD endpoints of a resource from its description."""
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Path, Query, status
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.api.deps import Cascade, Limit, Offset, SessionDep, Sort
-from app.core.errors import error_body
+from app.core.errors import InvalidInput
 from app.models.common import Page
 from app.services.crud import Resource, get_row, list_rows
 from app.services.dependents import delete_row
 from app.services.refs import ensure_unique
 
-ERROR_EXAMPLE = {
-    "application/json": {"example": error_body("not_found", "problem 99 not found", "id")}
-}
-RESPONSES_READ: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Unknown id", "content": ERROR_EXAMPLE}
-}
-RESPONSES_WRITE: dict[int | str, dict[str, Any]] = {
-    **RESPONSES_READ,
-    409: {"description": "Duplicate identifier or dependents exist"},
-    422: {"description": "Invalid field"},
-}
+T = TypeVar("T")
+ATTEMPTS = 5
+
+
+def write(session: Session, change: Callable[[], T]) -> T:
+    """Run `change` and commit. If a concurrent writer made the commit fail on a unique
+    constraint, run it again: its own checks then see the other row and answer properly
+    (409 with the existing id, or a fresh derived slug)."""
+    for attempt in range(ATTEMPTS):
+        session.info["attempt"] = attempt
+        try:
+            result = change()
+            session.commit()
+            session.expire_all()
+            return result
+        except IntegrityError:
+            session.rollback()
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def reject_null_collections(body: BaseModel) -> None:
+    """In an update, null for a list or an object is refused: send [] or {} to clear it."""
+    for name in sorted(body.model_fields_set):
+        if getattr(body, name) is not None:
+            continue
+        annotation = str(type(body).model_fields[name].annotation)
+        if "list[" in annotation or "Facets" in annotation or "Scope" in annotation:
+            raise InvalidInput(f"{name}: may not be null (send [] to clear it)", field=name)
 
 
 def crud_router(res: Resource, *, tag: str) -> APIRouter:
@@ -53,18 +76,16 @@ def crud_router(res: Resource, *, tag: str) -> APIRouter:
         response_model=public,
         status_code=status.HTTP_201_CREATED,
         summary=f"Create a {res.name}",
-        responses=RESPONSES_WRITE,
     )
     def create_item(session: SessionDep, body: CreateBody) -> Any:
-        ensure_unique(session, res.model, body.model_dump(), None)
-        row = res.create(session, body)
-        session.commit()
-        session.expire_all()
-        return res.publish_one(session, get_row(session, res, row.id))
+        def change() -> int:
+            ensure_unique(session, res.model, body.model_dump(), None)
+            return int(res.create(session, body).id)
 
-    @router.get(
-        "/{ref}", response_model=public, summary=f"Get a {res.name}", responses=RESPONSES_READ
-    )
+        row_id = write(session, change)
+        return res.publish_one(session, get_row(session, res, row_id))
+
+    @router.get("/{ref}", response_model=public, summary=f"Get a {res.name}")
     def get_item(session: SessionDep, ref: Ref) -> Any:
         return res.publish_one(session, get_row(session, res, ref))
 
@@ -72,26 +93,34 @@ def crud_router(res: Resource, *, tag: str) -> APIRouter:
         "/{ref}",
         response_model=public,
         summary=f"Update a {res.name}",
-        responses=RESPONSES_WRITE,
         description="Only the fields present in the body change.",
     )
     def update_item(session: SessionDep, ref: Ref, body: UpdateBody) -> Any:
-        row = get_row(session, res, ref)
-        ensure_unique(session, res.model, body.model_dump(exclude_unset=True), row.id)
-        res.update(session, row, body)
-        session.commit()
-        session.expire_all()
-        return res.publish_one(session, get_row(session, res, row.id))
+        reject_null_collections(body)
+
+        def change() -> int:
+            row = get_row(session, res, ref)
+            ensure_unique(session, res.model, body.model_dump(exclude_unset=True), row.id)
+            res.update(session, row, body)
+            return int(row.id)
+
+        row_id = write(session, change)
+        return res.publish_one(session, get_row(session, res, row_id))
 
     @router.delete(
         "/{ref}",
         status_code=status.HTTP_204_NO_CONTENT,
         summary=f"Delete a {res.name}",
-        responses=RESPONSES_WRITE,
-        description="Answers 409 listing the dependents unless `cascade=true`.",
+        description="Answers 409 listing the rows that depend on this one, unless "
+        "`cascade=true`, which deletes them too (and, in turn, what depends on them).",
     )
     def delete_item(session: SessionDep, ref: Ref, cascade: Cascade = False) -> None:
-        delete_row(session, get_row(session, res, ref), cascade)
-        session.commit()
+        def change() -> None:
+            row = get_row(session, res, ref)
+            delete_row(session, row, cascade)
+            if res.after_delete is not None:
+                res.after_delete(session, row)
+
+        write(session, change)
 
     return router

@@ -7,6 +7,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from app.core.db import session_scope
+from app.models.common import MAX_ID
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -16,7 +17,7 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).", examples=[50])]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip.", examples=[0])]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip.", examples=[0])]
 Sort = Annotated[
     str | None,
     Query(

@@ -21,8 +21,7 @@ class Settings(BaseSettings):
     # How long a SQLite writer waits for a lock before giving up (milliseconds).
     sqlite_busy_timeout_ms: int = 15000
     seeds_dir: Path = PROJECT_ROOT / "seeds"
-    page_size_default: int = 50
-    page_size_max: int = 500
+    max_body_bytes: int = Field(20_000_000, description="Larger request bodies get 413.")
 
     @property
     def is_sqlite(self) -> bool:

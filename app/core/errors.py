@@ -9,10 +9,24 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("atlas.errors")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(..., examples=["validation_error"])
+    message: str = Field(..., examples=["year: Input should be less than or equal to 2100"])
+    field: str | None = Field(None, examples=["year"])
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every error answer."""
+
+    error: ErrorDetail
 
 
 class AppError(Exception):
@@ -63,7 +77,17 @@ def error_body(code: str, message: str, field: str | None = None, details: Any =
 
 
 def _loc_to_field(loc: tuple | list) -> str:
-    return ".".join(str(p) for p in loc)
+    """('body', 'sides', 0, 'label') -> 'sides.0.label'; parameters keep 'query.' / 'path.'."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:] or ["body"]
+    # Pydantic names the member of a union that failed ('date.str'); the field is enough.
+    while len(parts) > 1 and (parts[-1] in _TYPE_TAGS or "[" in parts[-1]):
+        parts.pop()
+    return ".".join(parts)
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "date", "datetime", "list", "dict", "none"}
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
@@ -91,6 +115,34 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         status_code=422,
         content=error_body("validation_error", message, field=first["field"], details=details),
     )
+
+
+def _doc(description: str, code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {
+        "model": ErrorResponse,
+        "description": description,
+        "content": {"application/json": {"example": error_body(code, message, field)}},
+    }
+
+
+# Documented on every API route (the real shape, not FastAPI's default 422 schema).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _doc("Malformed JSON", "malformed_json", "Request body is not valid JSON", "body"),
+    404: _doc("Unknown id", "not_found", "problem 99 not found", "id"),
+    409: _doc(
+        "Duplicate identifier, or the row has dependents",
+        "duplicate",
+        "doi '10.1145/3446776' already belongs to source 5",
+        "doi",
+    ),
+    413: _doc("Request body too large", "payload_too_large", "body over 20000000 bytes"),
+    422: _doc(
+        "A field failed validation",
+        "validation_error",
+        "year: Input should be less than or equal to 2100",
+        "year",
+    ),
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -121,6 +173,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=409,
             content=error_body("conflict", "The change conflicts with existing data."),
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value that validation let through (a backstop).
+        log.warning("data error: %s", exc.orig)
+        return JSONResponse(
+            status_code=422,
+            content=error_body("invalid", "A value is too long or out of range for the database."),
         )
 
     @app.exception_handler(OperationalError)

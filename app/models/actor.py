@@ -10,6 +10,7 @@ from app.models.base import Base, Timestamped
 from app.models.common import (
     ActorKind,
     CreateModel,
+    Id,
     ShortText,
     Slug,
     Timestamps,
@@ -26,7 +27,7 @@ class Actor(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
-    name: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(500))
     kind: Mapped[ActorKind] = mapped_column(db_enum(ActorKind, "actor_kind"))
     affiliation: Mapped[str | None] = mapped_column(String(300))
     url: Mapped[str | None] = mapped_column(String(2000))
@@ -58,7 +59,7 @@ class ActorCreate(CreateModel):
     affiliation: str | None = Field(None, max_length=300)
     url: str | None = Field(None, max_length=2000)
     note: str | None = None
-    problem_ids: list[int] = Field(default_factory=list, description="Problems they work on.")
+    problem_ids: list[Id] = Field(default_factory=list, description="Problems they work on.")
 
 
 class ActorUpdate(UpdateModel):
@@ -69,7 +70,7 @@ class ActorUpdate(UpdateModel):
     affiliation: str | None = Field(None, max_length=300)
     url: str | None = Field(None, max_length=2000)
     note: str | None = None
-    problem_ids: list[int] | None = None
+    problem_ids: list[Id] | None = None
 
 
 class ActorPublic(Timestamps):
@@ -82,4 +83,4 @@ class ActorPublic(Timestamps):
     affiliation: str | None
     url: str | None
     note: str | None
-    problem_ids: list[int]
+    problem_ids: list[Id]

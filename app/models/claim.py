@@ -13,6 +13,7 @@ from app.models.common import (
     ClaimStatus,
     CreateModel,
     EvidenceRelation,
+    Id,
     NonEmptyText,
     ORMModel,
     Slug,
@@ -99,7 +100,7 @@ CLAIM_EXAMPLE: dict[str, Any] = {
 class ClaimCreate(CreateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_EXAMPLE]})
     slug: Slug | None = None
-    problem_id: int | None = None
+    problem_id: Id | None = None
     text: NonEmptyText
     kind: ClaimKind
     status: ClaimStatus = ClaimStatus.open
@@ -115,7 +116,7 @@ class ClaimUpdate(UpdateModel):
         }
     )
     slug: Slug | None = None
-    problem_id: int | None = None
+    problem_id: Id | None = None
     text: NonEmptyText | None = None
     kind: ClaimKind | None = None
     status: ClaimStatus | None = None
@@ -155,7 +156,7 @@ class ClaimPublic(Timestamps):
         from_attributes=True, json_schema_extra={"examples": [{"id": 7, **CLAIM_EXAMPLE}]}
     )
     slug: str
-    problem_id: int | None
+    problem_id: Id | None
     text: str
     kind: ClaimKind
     status: ClaimStatus
@@ -177,8 +178,8 @@ EVIDENCE_EXAMPLE: dict[str, Any] = {
 
 class EvidenceCreate(CreateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EVIDENCE_EXAMPLE]})
-    claim_id: int
-    source_id: int
+    claim_id: Id
+    source_id: Id
     relation: EvidenceRelation
     note: str | None = None
     recorded_by: str | None = Field(None, max_length=200)
@@ -195,8 +196,8 @@ class EvidencePublic(Timestamps):
     model_config = ConfigDict(
         from_attributes=True, json_schema_extra={"examples": [{"id": 3, **EVIDENCE_EXAMPLE}]}
     )
-    claim_id: int
-    source_id: int | None
+    claim_id: Id
+    source_id: Id | None
     relation: EvidenceRelation
     note: str | None
     recorded_by: str | None

@@ -152,6 +152,15 @@ def _check_partial_date(value: Any) -> Any:
     return str(value) if isinstance(value, int) else value
 
 
+PartialDate = Annotated[
+    str | int | date,
+    BeforeValidator(_check_partial_date),
+    Field(
+        description="A date with its precision: 2019, '2019-06' or '2019-06-01'.",
+        examples=["2019-06"],
+    ),
+]
+
 PartialDateIn = Annotated[
     str | int | date | None,
     BeforeValidator(_check_partial_date),
@@ -163,9 +172,21 @@ PartialDateIn = Annotated[
 
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+Id = Annotated[int, Field(ge=1, le=MAX_ID, description="A row id.")]
+
+
+def _not_all_digits(value: str) -> str:
+    # A slug made only of digits would be read as an id in URLs.
+    if value.replace("-", "").isdigit():
+        raise ValueError("a slug needs at least one letter (digits alone read as an id)")
+    return value
+
+
 Slug = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120),
+    AfterValidator(_not_all_digits),
     Field(description="Lowercase words joined by hyphens.", examples=["memorization-necessity"]),
 ]
 
@@ -175,7 +196,8 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 def slugify(text: str, max_length: int = 80) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:max_length].rstrip("-") or "item"
+    slug = slug[:max_length].rstrip("-") or "item"
+    return f"n-{slug}" if slug.replace("-", "").isdigit() else slug
 
 
 # ---------------------------------------------------------------- authors
@@ -251,6 +273,17 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+def _plausible_instant(value: datetime) -> datetime:
+    # Check the year before converting: shifting year 1 or 9999 to UTC can overflow.
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} is out of range ({MIN_YEAR}–{MAX_YEAR})")
+    return _as_utc(value)
+
+
+# An instant given by a client: converted to UTC, within the years the service accepts.
+InstantIn = Annotated[datetime, AfterValidator(_plausible_instant)]
 
 
 class Timestamps(ORMModel):

@@ -8,7 +8,7 @@ from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped
-from app.models.common import CreateModel, Timestamps, UpdateModel, db_enum
+from app.models.common import CreateModel, Id, Timestamps, UpdateModel, db_enum
 
 
 class NodeType(StrEnum):
@@ -73,10 +73,10 @@ EDGE_EXAMPLE: dict[str, Any] = {
 class EdgeCreate(CreateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EDGE_EXAMPLE]})
     from_type: NodeType
-    from_id: int
+    from_id: Id
     relation: Relation
     to_type: NodeType
-    to_id: int
+    to_id: Id
     note: str | None = None
     recorded_by: str | None = Field(None, max_length=200)
 
@@ -93,9 +93,9 @@ class EdgePublic(Timestamps):
         from_attributes=True, json_schema_extra={"examples": [{"id": 1, **EDGE_EXAMPLE}]}
     )
     from_type: NodeType
-    from_id: int
+    from_id: Id
     relation: Relation
     to_type: NodeType
-    to_id: int
+    to_id: Id
     note: str | None
     recorded_by: str | None

@@ -10,6 +10,7 @@ from app.models.base import Base, Timestamped
 from app.models.common import (
     CreateModel,
     EvolutionKind,
+    Id,
     NonEmptyText,
     ORMModel,
     ShortText,
@@ -97,12 +98,12 @@ PERSPECTIVE_EXAMPLE: dict[str, Any] = {
 class PerspectiveCreate(CreateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [PERSPECTIVE_EXAMPLE]})
     slug: Slug | None = None
-    thread_id: int | None = None
-    actor_id: int | None = None
+    thread_id: Id | None = None
+    actor_id: Id | None = None
     label: ShortText
     stance: NonEmptyText
-    source_ids: list[int] = Field(default_factory=list)
-    claim_ids: list[int] = Field(default_factory=list)
+    source_ids: list[Id] = Field(default_factory=list)
+    claim_ids: list[Id] = Field(default_factory=list)
     evolution: list[EvolutionEntry] = Field(default_factory=list)
 
 
@@ -111,12 +112,12 @@ class PerspectiveUpdate(UpdateModel):
         json_schema_extra={"examples": [{"stance": "Restated position.", "source_ids": [44, 48]}]}
     )
     slug: Slug | None = None
-    thread_id: int | None = None
-    actor_id: int | None = None
+    thread_id: Id | None = None
+    actor_id: Id | None = None
     label: ShortText | None = None
     stance: NonEmptyText | None = None
-    source_ids: list[int] | None = None
-    claim_ids: list[int] | None = None
+    source_ids: list[Id] | None = None
+    claim_ids: list[Id] | None = None
     evolution: list[EvolutionEntry] | None = Field(None, description="Replaces all entries.")
 
 
@@ -125,10 +126,10 @@ class PerspectivePublic(Timestamps):
         from_attributes=True, json_schema_extra={"examples": [{"id": 5, **PERSPECTIVE_EXAMPLE}]}
     )
     slug: str
-    thread_id: int | None
-    actor_id: int | None
+    thread_id: Id | None
+    actor_id: Id | None
     label: str
     stance: str
-    source_ids: list[int]
-    claim_ids: list[int]
+    source_ids: list[Id]
+    claim_ids: list[Id]
     evolution: list[EvolutionEntry]

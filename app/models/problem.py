@@ -10,6 +10,7 @@ from app.models.base import Base, Timestamped
 from app.models.common import (
     CreateModel,
     FacetStatus,
+    Id,
     NonEmptyText,
     ShortText,
     Slug,
@@ -80,9 +81,7 @@ def _facet_item(value: Any) -> Any:
 class FacetItem(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
     text: NonEmptyText = Field(..., examples=["Networks can fit random labels."])
-    claim_ids: list[int] = Field(
-        default_factory=list, description="Claims this statement rests on."
-    )
+    claim_ids: list[Id] = Field(default_factory=list, description="Claims this statement rests on.")
 
 
 FacetItemIn = Annotated[FacetItem, BeforeValidator(_facet_item)]
@@ -120,7 +119,7 @@ class ProblemCreate(CreateModel):
     title: ShortText
     summary: str | None = None
     facets: Facets = Field(default_factory=Facets)
-    actor_ids: list[int] = Field(default_factory=list, description="Actors working on it.")
+    actor_ids: list[Id] = Field(default_factory=list, description="Actors working on it.")
 
 
 class ProblemUpdate(UpdateModel):
@@ -132,7 +131,7 @@ class ProblemUpdate(UpdateModel):
     title: ShortText | None = None
     summary: str | None = None
     facets: Facets | None = Field(None, description="Replaces all facets when given.")
-    actor_ids: list[int] | None = None
+    actor_ids: list[Id] | None = None
 
 
 class ProblemPublic(Timestamps):
@@ -144,7 +143,7 @@ class ProblemPublic(Timestamps):
     title: str
     summary: str | None
     facets: Facets
-    actor_ids: list[int]
+    actor_ids: list[Id]
 
     @classmethod
     def from_row(cls, row: Problem) -> "ProblemPublic":

@@ -14,6 +14,7 @@ from app.models.common import (
     AuthorList,
     CreateModel,
     DatePrecision,
+    Id,
     ORMModel,
     PartialDateIn,
     ShortText,
@@ -203,7 +204,7 @@ class SourceCreate(_SourceFields):
     model_config = ConfigDict(json_schema_extra={"examples": [SOURCE_EXAMPLE]})
     kind: SourceKind = SourceKind.paper
     title: ShortText
-    work_id: int | None = Field(None, description="Join an existing work; default: a new work.")
+    work_id: Id | None = Field(None, description="Join an existing work; default: a new work.")
 
 
 class SourceUpdate(_SourceFields):
@@ -219,7 +220,7 @@ class SourceUpdate(_SourceFields):
     )
     kind: SourceKind | None = None
     title: ShortText | None = None
-    work_id: int | None = None
+    work_id: Id | None = None
     authors: AuthorList | None = None  # type: ignore[assignment]
     tags: list[str] | None = None  # type: ignore[assignment]
     et_al: bool | None = None  # type: ignore[assignment]
@@ -232,7 +233,7 @@ class SourcePublic(Timestamps):
         from_attributes=True,
         json_schema_extra={"examples": [{"id": 16, "work_id": 9, **SOURCE_EXAMPLE}]},
     )
-    work_id: int
+    work_id: Id
     citekey: str | None
     kind: SourceKind
     title: str
@@ -256,6 +257,22 @@ class SourcePublic(Timestamps):
 
 
 class SourceRevisionPublic(ORMModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "field": "venue",
+                    "old_value": "NeurIPS 2025 (poster)",
+                    "new_value": "NeurIPS 2025 (oral)",
+                    "reason": "conference page says oral",
+                    "changed_by": "curator",
+                    "changed_at": "2026-04-30T00:00:00Z",
+                }
+            ]
+        },
+    )
     id: int
     field: str
     old_value: Any
@@ -291,4 +308,4 @@ class WorkPublic(Timestamps):
     slug: str | None
     title: str
     note: str | None
-    source_ids: list[int]
+    source_ids: list[Id]

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.base import Base, Timestamped, utcnow
 from app.models.common import (
     CreateModel,
+    Id,
+    InstantIn,
     NonEmptyText,
     ORMModel,
     ShortText,
@@ -128,9 +130,9 @@ class TensionStatusChange(Base):
 class SideIn(ORMModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
     label: ShortText
-    claim_ids: list[int] = Field(default_factory=list)
-    perspective_ids: list[int] = Field(default_factory=list)
-    source_ids: list[int] = Field(default_factory=list)
+    claim_ids: list[Id] = Field(default_factory=list)
+    perspective_ids: list[Id] = Field(default_factory=list)
+    source_ids: list[Id] = Field(default_factory=list)
 
 
 class ClaimBrief(BaseModel):
@@ -163,7 +165,7 @@ class StatusChangePublic(ORMModel):
     reason: str | None
     changed_by: str | None
     changed_at: UTCDateTime
-    source_ids: list[int]
+    source_ids: list[Id]
 
 
 class TensionStatusChangeIn(CreateModel):
@@ -181,9 +183,11 @@ class TensionStatusChangeIn(CreateModel):
     )
     status: TensionStatus
     reason: NonEmptyText
-    source_ids: list[int] = Field(default_factory=list, description="Sources justifying it.")
+    source_ids: list[Id] = Field(default_factory=list, description="Sources justifying it.")
     changed_by: str | None = Field(None, max_length=200, description="Curator name.")
-    changed_at: datetime | None = Field(None, description="Default: now.")
+    changed_at: InstantIn | None = Field(
+        None, description="Default: now. Not before the last recorded change, not in the future."
+    )
 
 
 TENSION_EXAMPLE: dict[str, Any] = {
@@ -204,12 +208,12 @@ TENSION_EXAMPLE: dict[str, Any] = {
 class TensionCreate(CreateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [TENSION_EXAMPLE]})
     slug: Slug | None = None
-    thread_id: int | None = None
-    problem_id: int | None = None
+    thread_id: Id | None = None
+    problem_id: Id | None = None
     title: ShortText
     question: NonEmptyText
     status: TensionStatus = TensionStatus.open
-    source_ids: list[int] = Field(default_factory=list)
+    source_ids: list[Id] = Field(default_factory=list)
     sides: list[SideIn] = Field(default_factory=list)
 
 
@@ -218,11 +222,11 @@ class TensionUpdate(UpdateModel):
         json_schema_extra={"examples": [{"question": "A sharper statement of the question."}]}
     )
     slug: Slug | None = None
-    thread_id: int | None = None
-    problem_id: int | None = None
+    thread_id: Id | None = None
+    problem_id: Id | None = None
     title: ShortText | None = None
     question: NonEmptyText | None = None
-    source_ids: list[int] | None = None
+    source_ids: list[Id] | None = None
     sides: list[SideIn] | None = Field(None, description="Replaces all sides.")
 
 
@@ -231,11 +235,11 @@ class TensionPublic(Timestamps):
         from_attributes=True, json_schema_extra={"examples": [{"id": 2, **TENSION_EXAMPLE}]}
     )
     slug: str
-    thread_id: int | None
-    problem_id: int | None
+    thread_id: Id | None
+    problem_id: Id | None
     title: str
     question: str
     status: TensionStatus
-    source_ids: list[int]
+    source_ids: list[Id]
     sides: list[SidePublic]
     status_history: list[StatusChangePublic]

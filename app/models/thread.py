@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.base import Base, Timestamped, utcnow
 from app.models.common import (
     CreateModel,
+    Id,
     ORMModel,
     ShortText,
     Slug,
@@ -85,14 +86,28 @@ class ThreadItemCreate(CreateModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"source_id": 12, "found_via": "manual"}]}
     )
-    source_id: int
+    source_id: Id
     found_via: str | None = Field(None, max_length=200, description="Default: the thread's tag.")
     citation_number: int | None = Field(None, ge=1, description="Default: the next free number.")
 
 
 class ThreadItemPublic(ORMModel):
-    thread_id: int
-    source_id: int
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "thread_id": 1,
+                    "source_id": 16,
+                    "found_via": "reactive:deep-learning-theory-limits",
+                    "citation_number": 16,
+                    "added_at": "2026-04-30T21:09:00Z",
+                }
+            ]
+        },
+    )
+    thread_id: Id
+    source_id: Id
     found_via: str | None
     citation_number: int | None
     added_at: UTCDateTime

@@ -11,7 +11,9 @@ from app.models.base import Base, Timestamped
 from app.models.common import (
     CreateModel,
     DatePrecision,
+    Id,
     NonEmptyText,
+    PartialDate,
     PartialDateIn,
     Slug,
     Timestamps,
@@ -59,19 +61,19 @@ EVENT_EXAMPLE: dict[str, Any] = {
 class EventCreate(CreateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EVENT_EXAMPLE]})
     slug: Slug | None = None
-    thread_id: int | None = None
-    date: PartialDateIn = Field(..., description="2019, '2019-06' or '2019-06-01'.")
+    thread_id: Id | None = None
+    date: PartialDate = Field(..., description="2019, '2019-06' or '2019-06-01'.")
     text: NonEmptyText
-    source_ids: list[int] = Field(default_factory=list)
+    source_ids: list[Id] = Field(default_factory=list)
 
 
 class EventUpdate(UpdateModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"date": "2019-06-14"}]})
     slug: Slug | None = None
-    thread_id: int | None = None
+    thread_id: Id | None = None
     date: PartialDateIn = None
     text: NonEmptyText | None = None
-    source_ids: list[int] | None = None
+    source_ids: list[Id] | None = None
 
 
 class EventPublic(Timestamps):
@@ -80,8 +82,8 @@ class EventPublic(Timestamps):
         json_schema_extra={"examples": [{"id": 3, "date_precision": "month", **EVENT_EXAMPLE}]},
     )
     slug: str
-    thread_id: int | None
+    thread_id: Id | None
     date: str = Field(..., validation_alias="date_display")
     date_precision: DatePrecision
     text: str
-    source_ids: list[int]
+    source_ids: list[Id]

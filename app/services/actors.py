@@ -6,16 +6,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models import Actor, Problem
 from app.models.actor import ActorCreate, ActorPublic, ActorUpdate
-from app.models.common import ActorKind
+from app.models.common import ActorKind, Id
 from app.models.links import problem_actors
 from app.services.changes import mark, mark_link_targets
 from app.services.crud import Resource
-from app.services.refs import assign, require_ids, unique_slug
+from app.services.refs import assign, contains, require_ids, unique_slug
 
 
 class ActorFilters(BaseModel):
     kind: ActorKind | None = None
-    problem_id: int | None = Field(None, description="Actors working on this problem.")
+    problem_id: Id | None = Field(None, description="Actors working on this problem.")
     q: str | None = Field(None, max_length=200, description="Substring of the name.")
 
 
@@ -29,11 +29,11 @@ def _filters(stmt: Select, f: ActorFilters) -> Select:
             )
         )
     if f.q:
-        stmt = stmt.where(Actor.name.ilike(f"%{f.q}%"))
+        stmt = stmt.where(contains(Actor.name, f.q))
     return stmt
 
 
-def _link_problems(session: Session, actor: Actor, problem_ids: list[int]) -> None:
+def _link_problems(session: Session, actor: Actor, problem_ids: list[Id]) -> None:
     require_ids(session, Problem, problem_ids, "problem_ids")
     # The link table is owned by problems; replace only this actor's rows.
     mark_link_targets(session, problem_actors, problem_actors.c.actor_id, actor.id)

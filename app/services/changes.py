@@ -17,6 +17,7 @@ from app.models import (
     TensionStatusChange,
     ThreadItem,
 )
+from app.models.common import Id
 
 Node = tuple[str, int]
 
@@ -64,7 +65,7 @@ LINK_OWNERS: dict[str, tuple[str, str | None]] = {
 }
 
 
-def mark_link_owner(session: Session, table_name: str, owner_id: int) -> None:
+def mark_link_owner(session: Session, table_name: str, owner_id: Id) -> None:
     spec = LINK_OWNERS.get(table_name)
     if spec is None:
         return

@@ -4,7 +4,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.core.errors import Conflict, InvalidInput
+from app.core.errors import DuplicateIdentifier, InvalidInput
 from app.models import Claim, ClaimStatusChange, Evidence, Problem, Source
 from app.models.claim import (
     ClaimCreate,
@@ -15,18 +15,18 @@ from app.models.claim import (
     EvidenceSummary,
     EvidenceUpdate,
 )
-from app.models.common import ClaimKind, ClaimStatus, EvidenceRelation
+from app.models.common import ClaimKind, ClaimStatus, EvidenceRelation, Id
 from app.services import contested
 from app.services.crud import Resource, page
-from app.services.refs import assign, require_id, unique_slug
+from app.services.refs import assign, contains, require_id, unique_slug
 
 
 class ClaimFilters(BaseModel):
-    problem_id: int | None = None
+    problem_id: Id | None = None
     kind: ClaimKind | None = None
     status: ClaimStatus | None = None
     experiment: str | None = Field(None, max_length=100)
-    source_id: int | None = Field(None, description="Claims with evidence from this source.")
+    source_id: Id | None = Field(None, description="Claims with evidence from this source.")
     q: str | None = Field(None, max_length=200, description="Substring of the text.")
     most_contested: bool = Field(
         False,
@@ -50,7 +50,7 @@ def _filters(stmt: Select, f: ClaimFilters) -> Select:
             Claim.id.in_(select(Evidence.claim_id).where(Evidence.source_id == f.source_id))
         )
     if f.q:
-        stmt = stmt.where(Claim.text.ilike(f"%{f.q}%"))
+        stmt = stmt.where(contains(Claim.text, f.q))
     return stmt
 
 
@@ -62,6 +62,9 @@ def create_claim(session: Session, data: ClaimCreate) -> Claim:
         scope=data.scope.model_dump(),
     )
     session.add(claim)
+    claim.status_history.append(
+        ClaimStatusChange(from_status=None, to_status=data.status, reason="recorded")
+    )
     session.flush()
     return claim
 
@@ -70,6 +73,11 @@ def update_claim(session: Session, claim: Claim, data: ClaimUpdate) -> Claim:
     if "problem_id" in data.model_fields_set:
         require_id(session, Problem, data.problem_id, "problem_id")
     old_status = claim.status
+    if data.status_reason and data.status == old_status:
+        raise InvalidInput(
+            f"status_reason: the claim is already {old_status.value}; a reason needs a change",
+            field="status_reason",
+        )
     assign(claim, data, exclude={"status_reason", "changed_by"})
     if data.status is not None and data.status != old_status:
         claim.status_history.append(
@@ -85,8 +93,8 @@ def update_claim(session: Session, claim: Claim, data: ClaimUpdate) -> Claim:
 
 
 class EvidenceFilters(BaseModel):
-    claim_id: int | None = None
-    source_id: int | None = None
+    claim_id: Id | None = None
+    source_id: Id | None = None
     relation: EvidenceRelation | None = None
 
 
@@ -101,7 +109,7 @@ def _evidence_filters(stmt: Select, f: EvidenceFilters) -> Select:
 
 
 def _same_evidence(
-    session: Session, claim_id: int, source_id: int | None, relation: EvidenceRelation
+    session: Session, claim_id: Id, source_id: Id | None, relation: EvidenceRelation
 ) -> int | None:
     return session.scalar(
         select(Evidence.id).where(
@@ -117,10 +125,11 @@ def create_evidence(session: Session, data: EvidenceCreate) -> Evidence:
     require_id(session, Source, data.source_id, "source_id")
     existing = _same_evidence(session, data.claim_id, data.source_id, data.relation)
     if existing is not None:
-        raise Conflict(
-            f"source {data.source_id} already {data.relation.value} claim {data.claim_id}",
+        raise DuplicateIdentifier(
+            f"source {data.source_id} already {data.relation.value} claim {data.claim_id} "
+            f"(evidence {existing})",
             field="relation",
-            details={"existing_id": existing},
+            existing_id=existing,
         )
     evidence = Evidence(**data.model_dump())
     session.add(evidence)
@@ -132,8 +141,10 @@ def update_evidence(session: Session, evidence: Evidence, data: EvidenceUpdate) 
     if data.relation is not None and data.relation != evidence.relation:
         clash = _same_evidence(session, evidence.claim_id, evidence.source_id, data.relation)
         if clash is not None:
-            raise InvalidInput(
-                f"relation: evidence {clash} already records this relation", field="relation"
+            raise DuplicateIdentifier(
+                f"relation: evidence {clash} already records this relation",
+                field="relation",
+                existing_id=clash,
             )
     assign(evidence, data)
     return evidence

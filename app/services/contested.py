@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Evidence, Source
-from app.models.common import EvidenceRelation
+from app.models.common import EvidenceRelation, Id
 
 SUPPORTING = {EvidenceRelation.supports, EvidenceRelation.replicates}
 CONTESTING = {EvidenceRelation.contests, EvidenceRelation.fails_to_replicate}
@@ -41,7 +41,7 @@ def summarize(rows: list[tuple[Any, int | None, int | None]]) -> dict[str, Any]:
 
 
 def evidence_by_claim(
-    session: Session, claim_ids: list[int] | None
+    session: Session, claim_ids: list[Id] | None
 ) -> dict[int, list[tuple[Any, int | None, int | None]]]:
     q = select(Evidence.claim_id, Evidence.relation, Evidence.source_id, Source.work_id).outerjoin(
         Source, Source.id == Evidence.source_id

@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput, NotFound
+from app.models.common import MAX_ID
 
 
 class NoFilters(BaseModel):
@@ -37,6 +38,8 @@ class Resource:
     publish_many: Callable[[Session, list[Any]], list[Any]] | None = None
     # Optional: a list answered differently for some filters (returns None otherwise).
     custom_list: Callable[[Session, Any, int, int], dict[str, Any] | None] | None = None
+    # Optional: tidy up after a row is deleted (e.g. drop a work left without copies).
+    after_delete: Callable[[Session, Any], None] | None = None
 
     def publish(self, session: Session, rows: list[Any]) -> list[Any]:
         if self.publish_many is not None:
@@ -51,7 +54,9 @@ def get_row(session: Session, res: Resource, ref: str | int) -> Any:
     """Fetch by numeric id or, for entities with slugs, by slug; 404 otherwise."""
     stmt = select(res.model).options(*res.load_options)
     ref_text = str(ref)
-    if ref_text.isdigit():
+    if ref_text.isascii() and ref_text.isdigit():
+        if int(ref_text) > MAX_ID:
+            raise NotFound(f"{res.name} {ref_text} not found", field="id")
         stmt = stmt.where(res.model.id == int(ref_text))
     elif res.has_slug:
         stmt = stmt.where(res.model.slug == ref_text)
@@ -69,12 +74,12 @@ def _order_by(res: Resource, sort: str | None) -> list[Any]:
     for part in spec.split(","):
         name = part.strip()
         desc = name.startswith("-")
-        name = name.lstrip("-")
+        name = name[1:] if desc else name
         allowed = {"id": res.model.id, **res.sortable}
         if name not in allowed:
             raise InvalidInput(
                 f"sort: cannot sort {res.plural} by '{name}'; choose from {sorted(allowed)}",
-                field="sort",
+                field="query.sort",
             )
         column = allowed[name]
         columns.append(column.desc().nulls_last() if desc else column.asc().nulls_last())

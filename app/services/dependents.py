@@ -6,11 +6,12 @@ cascade on delete is a dependency, plus edges naming the row as an endpoint.
 
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, or_, select
+from sqlalchemy import Table, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import HasDependents
 from app.models import Base, Edge
+from app.models.common import Id
 from app.models.links import LINK_TABLES
 from app.services.changes import mark_link_targets
 
@@ -38,7 +39,7 @@ def node_type_of(model: Any) -> str | None:
     return getattr(model, "__node_type__", None)
 
 
-def _edge_filter(node_type: str, node_id: int) -> Any:
+def _edge_filter(node_type: str, node_id: Id) -> Any:
     return or_(
         and_(Edge.from_type == node_type, Edge.from_id == node_id),
         and_(Edge.to_type == node_type, Edge.to_id == node_id),
@@ -47,30 +48,37 @@ def _edge_filter(node_type: str, node_id: int) -> Any:
 
 def find_dependents(session: Session, obj: Any) -> list[dict[str, Any]]:
     table = obj.__table__
-    found = []
+    found: list[dict[str, Any]] = []
     for child, column in _referencing(table):
-        if child.name in LINK_TABLES:
-            keys = [c for c in child.primary_key.columns if c is not column]
-            rows = session.execute(select(*keys).where(column == obj.id).limit(MAX_LISTED)).all()
-            count = len(rows)
-            ids = [r[0] for r in rows]
-        else:
-            ids = list(
-                session.scalars(select(child.c.id).where(column == obj.id).limit(MAX_LISTED))
-            )
-            count = len(ids)
-        if count:
-            found.append({"table": child.name, "via": column.name, "ids": ids})
+        key = (
+            next(c for c in child.primary_key.columns if c is not column)
+            if child.name in LINK_TABLES
+            else child.c.id
+        )
+        _add(session, found, child.name, column.name, key, column == obj.id)
     node_type = node_type_of(type(obj))
     if node_type:
-        ids = list(
-            session.scalars(
-                select(Edge.id).where(_edge_filter(node_type, obj.id)).limit(MAX_LISTED)
-            )
-        )
-        if ids:
-            found.append({"table": "edges", "via": "endpoint", "ids": ids})
+        _add(session, found, "edges", "endpoint", Edge.id, _edge_filter(node_type, obj.id))
     return found
+
+
+def _add(
+    session: Session, found: list[dict[str, Any]], table: str, via: str, key: Any, where: Any
+) -> None:
+    """Append {table, via, count, ids}: the true count and at most MAX_LISTED ids (for link
+    tables, the ids of the rows that hold the link)."""
+    count = session.scalar(select(func.count()).select_from(key.table).where(where)) or 0
+    if count:
+        ids = list(session.scalars(select(key).where(where).order_by(key).limit(MAX_LISTED)))
+        found.append(
+            {
+                "table": table,
+                "via": via,
+                "count": count,
+                "ids": ids,
+                "complete": count <= MAX_LISTED,
+            }
+        )
 
 
 def delete_row(session: Session, obj: Any, cascade: bool) -> None:
@@ -78,7 +86,7 @@ def delete_row(session: Session, obj: Any, cascade: bool) -> None:
     if not cascade:
         dependents = find_dependents(session, obj)
         if dependents:
-            names = ", ".join(f"{len(d['ids'])} in {d['table']}" for d in dependents)
+            names = ", ".join(f"{d['count']} in {d['table']}" for d in dependents)
             raise HasDependents(
                 f"{type(obj).__name__} {obj.id} is referenced by other rows ({names}); "
                 "delete them first or repeat with ?cascade=true",

@@ -18,6 +18,7 @@ from app.models import (
     TimelineEvent,
     Work,
 )
+from app.models.common import Id
 from app.models.edge import EdgeCreate, EdgePublic, EdgeUpdate, NodeType, Relation
 from app.services.crud import Resource
 from app.services.refs import assign
@@ -38,9 +39,9 @@ NODE_MODELS = {
 
 class EdgeFilters(BaseModel):
     from_type: NodeType | None = None
-    from_id: int | None = None
+    from_id: Id | None = None
     to_type: NodeType | None = None
-    to_id: int | None = None
+    to_id: Id | None = None
     relation: Relation | None = None
 
 

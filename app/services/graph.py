@@ -34,6 +34,7 @@ from app.models import (
     TimelineEvent,
     Work,
 )
+from app.models.common import Id
 from app.models.links import (
     event_sources,
     perspective_claims,
@@ -54,7 +55,7 @@ EdgeRow = tuple[int, str, str, str]  # (owner id, from node, to node, relation)
 REPLAY_WINDOW = 1000
 
 
-def node_key(node_type: str, node_id: int) -> str:
+def node_key(node_type: str, node_id: Id) -> str:
     return f"{node_type}:{node_id}"
 
 
@@ -98,7 +99,7 @@ def _node_rows(
                 },
             )
         return
-    simple = {
+    simple: dict[str, tuple[Any, Any]] = {
         "problem": (Problem, Problem.title),
         "work": (Work, Work.title),
         "actor": (Actor, Actor.name),
@@ -130,11 +131,12 @@ NODE_TYPES = (
 
 
 def _pairs(s: Session, stmt: Any) -> Iterator[tuple[int, int]]:
-    yield from s.execute(stmt)  # type: ignore[misc]
+    yield from s.execute(stmt)
 
 
 def _owned_edges(s: Session, owner_type: str, ids: list[int] | None) -> Iterator[EdgeRow]:
     """Edges owned by rows of `owner_type` (all rows when ids is None)."""
+    q: Any
     if owner_type == "source":
         for sid, wid in _pairs(
             s, select(Source.id, Source.work_id).where(_ids_filter(Source.id, ids))
@@ -193,6 +195,7 @@ def _owned_edges(s: Session, owner_type: str, ids: list[int] | None) -> Iterator
 
 
 def _tension_edges(s: Session, ids: list[int] | None) -> Iterator[EdgeRow]:
+    q: Any
     q = select(Tension.id, Tension.problem_id, Tension.thread_id)
     for tid, pid, thid in s.execute(q.where(_ids_filter(Tension.id, ids))):
         if pid:
@@ -342,7 +345,7 @@ class DebateGraph:
                 self.actor_names[row_id] = name
                 self.actors_by_name[name].add(row_id)
 
-    def _forget_actor(self, actor_id: int) -> None:
+    def _forget_actor(self, actor_id: Id) -> None:
         old = self.actor_names.pop(actor_id, None)
         if old is not None:
             self.actors_by_name[old].discard(actor_id)

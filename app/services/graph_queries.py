@@ -93,7 +93,9 @@ def shortest_path(g: nx.MultiDiGraph, a: str, b: str, directed: bool) -> dict[st
     try:
         nodes = nx.shortest_path(view, a, b)
     except nx.NetworkXNoPath:
-        raise NotFound(f"no {'directed ' if directed else ''}path from {a} to {b}") from None
+        raise NotFound(
+            f"no {'directed ' if directed else ''}path from {a} to {b}", field="query.to"
+        ) from None
     steps = []
     for u, v in itertools.pairwise(nodes):
         if g.has_edge(u, v):

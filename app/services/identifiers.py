@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlparse
 
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
-_ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
-_ARXIV_OLD = re.compile(r"^([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$", re.I)
+_ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d{1,4}))?$")
+_ARXIV_OLD = re.compile(r"^([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v(\d{1,4}))?$", re.I)
 _ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf|html)/([^?#\s]+?)(?:\.pdf)?/?(?:[?#].*)?$", re.I)
 _OPENREVIEW_ID = re.compile(r"^[A-Za-z0-9_\-]{5,40}$")
 
@@ -14,7 +14,7 @@ _OPENREVIEW_ID = re.compile(r"^[A-Za-z0-9_\-]{5,40}$")
 def normalize_doi(value: str) -> str:
     """'https://doi.org/10.1145/ABC' -> '10.1145/abc' (DOIs are case-insensitive)."""
     doi = _DOI_PREFIX.sub("", value.strip()).strip()
-    if not DOI_RE.match(doi):
+    if not DOI_RE.match(doi) or len(doi) > 300:
         raise ValueError(f"'{value}' is not a DOI (expected 10.<registrant>/<suffix>)")
     return doi.lower()
 

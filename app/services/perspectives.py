@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.core.errors import InvalidInput
 from app.models import Actor, Claim, Perspective, PerspectiveEvolution, Source, Thread
+from app.models.common import Id
 from app.models.links import perspective_claims, perspective_sources
 from app.models.perspective import (
     EvolutionEntry,
@@ -18,8 +19,8 @@ from app.services.refs import assign, require_id, require_ids, set_links, unique
 
 
 class PerspectiveFilters(BaseModel):
-    thread_id: int | None = None
-    actor_id: int | None = None
+    thread_id: Id | None = None
+    actor_id: Id | None = None
 
 
 def _filters(stmt: Select, f: PerspectiveFilters) -> Select:

@@ -5,14 +5,15 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Actor, Claim, Problem, ProblemFacet
+from app.models.common import Id
 from app.models.links import facet_claims, problem_actors
 from app.models.problem import Facets, ProblemCreate, ProblemPublic, ProblemUpdate
 from app.services.crud import Resource
-from app.services.refs import assign, require_ids, set_links, unique_slug
+from app.services.refs import assign, contains, require_ids, set_links, unique_slug
 
 
 class ProblemFilters(BaseModel):
-    actor_id: int | None = Field(None, description="Problems this actor works on.")
+    actor_id: Id | None = Field(None, description="Problems this actor works on.")
     q: str | None = Field(None, max_length=200, description="Substring of the title.")
 
 
@@ -24,7 +25,7 @@ def _filters(stmt: Select, f: ProblemFilters) -> Select:
             )
         )
     if f.q:
-        stmt = stmt.where(Problem.title.ilike(f"%{f.q}%"))
+        stmt = stmt.where(contains(Problem.title, f.q))
     return stmt
 
 

@@ -1,5 +1,6 @@
 """Checks and writes for references between rows: ids that must exist, links, slugs."""
 
+import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -8,7 +9,7 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import DuplicateIdentifier, InvalidInput
-from app.models.common import slugify
+from app.models.common import Id, slugify
 
 
 def dedupe(ids: Iterable[int]) -> list[int]:
@@ -38,7 +39,7 @@ def require_id(session: Session, model: Any, value: int | None, field: str) -> N
 
 
 def set_links(
-    session: Session, table: Table, owner_col: str, owner_id: int, target_col: str, ids: list[int]
+    session: Session, table: Table, owner_col: str, owner_id: Id, target_col: str, ids: list[int]
 ) -> None:
     """Replace the link rows of one owner, keeping the order of `ids`."""
     from app.services.changes import mark_link_owner
@@ -54,7 +55,7 @@ def set_links(
 
 
 def unique_slug(
-    session: Session, model: Any, wanted: str | None, basis: str, own_id: int | None = None
+    session: Session, model: Any, wanted: str | None, basis: str, own_id: Id | None = None
 ) -> str:
     """An explicit slug must be free (409); a derived one gets a numeric suffix if taken."""
     if wanted:
@@ -67,6 +68,9 @@ def unique_slug(
             )
         return wanted
     base = slugify(basis)
+    if session.info.get("attempt", 0) > 0:
+        # A concurrent writer took the slug we derived last time: step off the shared path.
+        base = f"{base[:72]}-{secrets.token_hex(3)}"
     candidate, n = base, 2
     while session.scalar(select(model.id).where(model.slug == candidate)) is not None:
         candidate, n = f"{base}-{n}", n + 1
@@ -90,7 +94,7 @@ def assign(obj: Any, data: Any, exclude: set[str] = frozenset()) -> dict[str, tu
     return changed
 
 
-def ensure_unique(session: Session, model: Any, values: dict[str, Any], own_id: int | None) -> None:
+def ensure_unique(session: Session, model: Any, values: dict[str, Any], own_id: Id | None) -> None:
     """409 with the existing id when a value of a unique column is already taken."""
     for column in model.__table__.columns:
         if not column.unique or column.name not in values or values[column.name] is None:
@@ -105,3 +109,9 @@ def ensure_unique(session: Session, model: Any, values: dict[str, Any], own_id: 
                 field=column.name,
                 existing_id=existing,
             )
+
+
+def contains(column: Any, text: str) -> Any:
+    """Case-insensitive substring match; % and _ in `text` are literal."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")

@@ -41,7 +41,7 @@ PG_TABLES = {
 def words(query: str) -> list[str]:
     found = [w.lower() for w in _WORD.findall(query)][:MAX_TOKENS]
     if not found:
-        raise InvalidInput("q: the query has no searchable words", field="q")
+        raise InvalidInput("q: the query has no searchable words", field="query.q")
     return found
 
 
@@ -111,7 +111,7 @@ def _collapse_works(session: Session, hits: list[dict[str, Any]]) -> list[dict[s
     source_ids = [h["id"] for h in hits if h["type"] == "source"]
     works = dict(session.query(Source.id, Source.work_id).filter(Source.id.in_(source_ids)).all())
     out: list[dict[str, Any]] = []
-    by_work: dict[int, dict[str, Any]] = {}
+    by_work: dict[int | None, dict[str, Any]] = {}
     for hit in hits:
         if hit["type"] != "source":
             out.append(hit)

@@ -31,7 +31,7 @@ from app.models import (
     TimelineEvent,
     Work,
 )
-from app.models.common import parse_partial_date
+from app.models.common import Id, parse_partial_date
 from app.models.edge import NodeType
 from app.models.links import (
     event_sources,
@@ -86,7 +86,7 @@ class Loader:
         return row
 
     def links(
-        self, table: Table, owner_col: str, owner_id: int, target_col: str, ids: list[int]
+        self, table: Table, owner_col: str, owner_id: Id, target_col: str, ids: list[int]
     ) -> None:
         current = list(
             self.s.scalars(
@@ -241,10 +241,10 @@ class Loader:
     def edge(
         self,
         from_type: NodeType,
-        from_id: int,
+        from_id: Id,
         relation: str,
         to_type: NodeType,
-        to_id: int,
+        to_id: Id,
         note: str | None = None,
     ) -> None:
         self.upsert(
@@ -289,6 +289,16 @@ class Loader:
                         "relation": ev["relation"],
                     },
                     {"note": ev.get("note"), "recorded_by": "seed"},
+                )
+            if not r.get("status_history"):
+                self.upsert(
+                    ClaimStatusChange,
+                    {"claim_id": claim.id, "from_status": None, "changed_at": _when(None)},
+                    {
+                        "to_status": r.get("status", "open"),
+                        "reason": "recorded in the seed",
+                        "changed_by": "seed",
+                    },
                 )
             for h in r.get("status_history") or []:
                 self.upsert(

@@ -3,13 +3,13 @@
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.core.errors import DuplicateIdentifier
 from app.models import Source, SourceRevision, SourceTag, ThreadItem, Work
-from app.models.common import MAX_YEAR, MIN_YEAR, SourceKind, parse_partial_date
+from app.models.common import MAX_YEAR, MIN_YEAR, Id, SourceKind, parse_partial_date
 from app.models.source import (
     SourceCreate,
     SourcePublic,
@@ -20,21 +20,36 @@ from app.models.source import (
 )
 from app.services import identifiers
 from app.services.crud import Resource
-from app.services.refs import assign, ensure_unique, require_id
+from app.services.dependents import find_dependents
+from app.services.refs import assign, contains, ensure_unique, require_id
 
 IDENTITY_FIELDS = ("doi", "openreview_id", "url", "citekey")
 
 
 class SourceFilters(BaseModel):
     kind: SourceKind | None = None
-    work_id: int | None = None
-    thread_id: int | None = Field(None, description="Sources that are items of this thread.")
-    tag: str | None = Field(None, max_length=100)
+    work_id: Id | None = None
+    thread_id: Id | None = Field(None, description="Sources that are items of this thread.")
+    tag: list[str] = Field(
+        default_factory=list, description="Sources with every one of these tags (repeatable)."
+    )
     year_from: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
     year_to: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
     doi: str | None = Field(None, description="Exact DOI (any form).")
     arxiv: str | None = Field(None, description="arXiv id; without a version matches all.")
     q: str | None = Field(None, max_length=200, description="Substring of the title.")
+
+    @field_validator("doi")
+    @classmethod
+    def _doi(cls, v: str | None) -> str | None:
+        return identifiers.normalize_doi(v) if v else None
+
+    @field_validator("arxiv")
+    @classmethod
+    def _arxiv(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        return identifiers.format_arxiv(*identifiers.parse_arxiv(v))
 
 
 def _filters(stmt: Select, f: SourceFilters) -> Select:
@@ -46,23 +61,23 @@ def _filters(stmt: Select, f: SourceFilters) -> Select:
         stmt = stmt.where(
             Source.id.in_(select(ThreadItem.source_id).where(ThreadItem.thread_id == f.thread_id))
         )
-    if f.tag:
+    for tag in f.tag:
         stmt = stmt.where(
-            Source.id.in_(select(SourceTag.source_id).where(SourceTag.tag == f.tag.lower()))
+            Source.id.in_(select(SourceTag.source_id).where(SourceTag.tag == tag.strip().lower()))
         )
     if f.year_from is not None:
         stmt = stmt.where(Source.date >= date(f.year_from, 1, 1))
     if f.year_to is not None:
         stmt = stmt.where(Source.date <= date(f.year_to, 12, 31))
     if f.doi:
-        stmt = stmt.where(Source.doi == identifiers.normalize_doi(f.doi))
+        stmt = stmt.where(Source.doi == f.doi)
     if f.arxiv:
         arxiv_id, version = identifiers.parse_arxiv(f.arxiv)
         stmt = stmt.where(Source.arxiv_id == arxiv_id)
         if version:
             stmt = stmt.where(Source.arxiv_version == version)
     if f.q:
-        stmt = stmt.where(Source.title.ilike(f"%{f.q}%"))
+        stmt = stmt.where(contains(Source.title, f.q))
     return stmt
 
 
@@ -201,16 +216,21 @@ def update_source(session: Session, source: Source, data: SourceUpdate) -> Sourc
 
 
 def _drop_if_empty(session: Session, work_id: int) -> None:
-    """A work exists to group copies; once it has none it goes."""
+    """A work exists to group copies; once it has none it goes, unless something else
+    (an edge, say) refers to it."""
     if session.scalar(select(func.count()).where(Source.work_id == work_id)) == 0:
         work = session.get(Work, work_id)
-        if work is not None:
+        if work is not None and not find_dependents(session, work):
             session.delete(work)
             session.flush()
 
 
+def after_source_delete(session: Session, source: Source) -> None:
+    _drop_if_empty(session, source.work_id)
+
+
 def create_work(session: Session, data: WorkCreate) -> Work:
-    work = Work(title=data.title, note=data.note)
+    work = Work(slug=data.slug, title=data.title, note=data.note)
     session.add(work)
     session.flush()
     return work
@@ -228,7 +248,7 @@ class WorkFilters(BaseModel):
 
 def _work_filters(stmt: Select, f: WorkFilters) -> Select:
     if f.q:
-        stmt = stmt.where(Work.title.ilike(f"%{f.q}%"))
+        stmt = stmt.where(contains(Work.title, f.q))
     if f.min_copies:
         counts = (
             select(Source.work_id).group_by(Source.work_id).having(func.count() >= f.min_copies)
@@ -257,6 +277,7 @@ SOURCES = Resource(
     },
     load_options=[selectinload(Source.tag_rows)],
     has_slug=False,
+    after_delete=after_source_delete,
 )
 
 WORKS = Resource(
@@ -272,5 +293,4 @@ WORKS = Resource(
     apply_filters=_work_filters,
     sortable={"title": Work.title, "created_at": Work.created_at},
     load_options=[selectinload(Work.sources)],
-    has_slug=False,
 )

@@ -1,9 +1,12 @@
 """Tensions: sides, cited sources and a dated, justified status history."""
 
+from datetime import UTC, datetime, timedelta
+
 from pydantic import BaseModel
 from sqlalchemy import Select
 from sqlalchemy.orm import Session, selectinload
 
+from app.core.errors import InvalidInput
 from app.models import (
     Claim,
     Perspective,
@@ -14,7 +17,7 @@ from app.models import (
     TensionStatusChange,
     Thread,
 )
-from app.models.common import TensionStatus
+from app.models.common import Id, TensionStatus, _as_utc
 from app.models.links import (
     side_claims,
     side_perspectives,
@@ -40,8 +43,8 @@ from app.services.refs import assign, require_id, require_ids, set_links, unique
 
 class TensionFilters(BaseModel):
     status: TensionStatus | None = None
-    thread_id: int | None = None
-    problem_id: int | None = None
+    thread_id: Id | None = None
+    problem_id: Id | None = None
 
 
 def _filters(stmt: Select, f: TensionFilters) -> Select:
@@ -119,9 +122,24 @@ def update_tension(session: Session, tension: Tension, data: TensionUpdate) -> T
     return tension
 
 
+def _check_changed_at(tension: Tension, when: datetime) -> None:
+    """History is a chain: a change cannot predate the last one or lie in the future."""
+    latest = max((_as_utc(h.changed_at) for h in tension.status_history), default=None)
+    if latest is not None and when < latest:
+        raise InvalidInput(
+            f"changed_at: {when.isoformat()} is before the last recorded change "
+            f"({latest.isoformat()})",
+            field="changed_at",
+        )
+    if when > datetime.now(UTC) + timedelta(minutes=5):
+        raise InvalidInput("changed_at: may not lie in the future", field="changed_at")
+
+
 def change_status(session: Session, tension: Tension, data: TensionStatusChangeIn) -> Tension:
     """Record who changed the status, when, why and on which sources."""
     require_ids(session, Source, data.source_ids, "source_ids")
+    if data.changed_at is not None:
+        _check_changed_at(tension, data.changed_at)
     change = TensionStatusChange(
         from_status=tension.status,
         to_status=data.status,

@@ -6,9 +6,10 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, NotFound
 from app.models import Source, Thread, ThreadItem
+from app.models.common import Id
 from app.models.thread import ThreadCreate, ThreadItemCreate, ThreadPublic, ThreadUpdate
 from app.services.crud import Resource
-from app.services.refs import assign, require_id, unique_slug
+from app.services.refs import assign, contains, require_id, unique_slug
 
 
 class ThreadFilters(BaseModel):
@@ -17,7 +18,7 @@ class ThreadFilters(BaseModel):
 
 def _filters(stmt: Select, f: ThreadFilters) -> Select:
     if f.q:
-        stmt = stmt.where(Thread.title.ilike(f"%{f.q}%"))
+        stmt = stmt.where(contains(Thread.title, f.q))
     return stmt
 
 
@@ -74,7 +75,7 @@ def add_item(session: Session, thread: Thread, data: ThreadItemCreate) -> Thread
     return item
 
 
-def remove_item(session: Session, thread: Thread, source_id: int) -> None:
+def remove_item(session: Session, thread: Thread, source_id: Id) -> None:
     item = session.get(ThreadItem, (thread.id, source_id))
     if item is None:
         raise NotFound(

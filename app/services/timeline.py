@@ -7,7 +7,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Source, Thread, TimelineEvent
-from app.models.common import MAX_YEAR, MIN_YEAR, DatePrecision, parse_partial_date
+from app.models.common import MAX_YEAR, MIN_YEAR, DatePrecision, Id, parse_partial_date
 from app.models.links import event_sources
 from app.models.timeline import EventCreate, EventPublic, EventUpdate
 from app.services.crud import Resource
@@ -15,7 +15,7 @@ from app.services.refs import assign, require_id, require_ids, set_links, unique
 
 
 class EventFilters(BaseModel):
-    thread_id: int | None = None
+    thread_id: Id | None = None
     precision: DatePrecision | None = None
     year_from: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
     year_to: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)

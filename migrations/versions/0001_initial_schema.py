@@ -22,7 +22,7 @@ def upgrade() -> None:
         "actors",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("slug", sa.String(length=120), nullable=False),
-        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("name", sa.String(length=500), nullable=False),
         sa.Column(
             "kind",
             sa.Enum(

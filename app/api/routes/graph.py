@@ -22,10 +22,46 @@ NodeLimit = Annotated[
 NodeTypeName = Literal[
     "problem", "work", "source", "actor", "claim", "perspective", "tension", "event", "thread"
 ]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Unknown node or no path"},
-    422: {"description": "Malformed node id or parameter out of range"},
+_NODE = {"id": "claim:3", "type": "claim", "label": "Networks fit random labels"}
+_EDGE = {
+    "source": "source:5",
+    "target": "claim:3",
+    "relation": "supports",
+    "key": "evidence:7:supports",
 }
+
+
+def _example(value: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"example": value}}}}
+
+
+EXAMPLE_NEIGHBOURHOOD = _example(
+    {
+        "center": "claim:3",
+        "k": 1,
+        "nodes": [{**_NODE, "hops": 0}],
+        "edges": [_EDGE],
+        "truncated": False,
+    }
+)
+EXAMPLE_PATH = _example(
+    {
+        "from": "source:5",
+        "to": "claim:3",
+        "directed": False,
+        "length": 1,
+        "nodes": [_NODE],
+        "edges": [{**_EDGE, "direction": "forward"}],
+    }
+)
+EXAMPLE_CENTRALITY = _example([{**_NODE, "score": 0.012, "degree": 14}])
+EXAMPLE_CLUSTERS = _example(
+    {
+        "method": "components",
+        "total": 1,
+        "clusters": [{"cluster": 0, "size": 420, "types": {"claim": 87}, "members": [_NODE]}],
+    }
+)
 assert set(NodeTypeName.__args__) == set(NODE_TYPES)  # type: ignore[attr-defined]
 
 
@@ -38,7 +74,7 @@ def _graph(request: Request, session: Any) -> Any:
     summary="Neighbourhood of a node",
     description="Nodes within k hops (following edges both ways by default), optionally only "
     "over some relations and through some node types; typed edges between them.",
-    responses=ERRORS,
+    responses=EXAMPLE_NEIGHBOURHOOD,
 )
 def get_neighbourhood(
     request: Request,
@@ -56,7 +92,7 @@ def get_neighbourhood(
     limit: NodeLimit = 200,
 ) -> dict[str, Any]:
     with _graph(request, session) as g:
-        center = gq.parse_node(g, node, "node")
+        center = gq.parse_node(g, node, "path.node")
         return gq.neighbourhood(
             g,
             center,
@@ -73,7 +109,7 @@ def get_neighbourhood(
     summary="Shortest path between two nodes",
     description="The shortest chain of typed edges from one node to another; undirected by "
     "default (each edge says whether it was walked forward or backward).",
-    responses=ERRORS,
+    responses=EXAMPLE_PATH,
 )
 def get_path(
     request: Request,
@@ -83,7 +119,7 @@ def get_path(
     directed: Annotated[bool, Query(description="Follow edge directions.")] = False,
 ) -> dict[str, Any]:
     with _graph(request, session) as g:
-        a, b = gq.parse_node(g, from_, "from"), gq.parse_node(g, to, "to")
+        a, b = gq.parse_node(g, from_, "query.from"), gq.parse_node(g, to, "query.to")
         return gq.shortest_path(g, a, b, directed)
 
 
@@ -91,7 +127,7 @@ def get_path(
     "/centrality",
     summary="Most central nodes",
     description="Nodes ranked by degree or PageRank, optionally of one type.",
-    responses=ERRORS,
+    responses=EXAMPLE_CENTRALITY,
 )
 def get_centrality(
     request: Request,
@@ -109,7 +145,7 @@ def get_centrality(
     summary="Clusters of the debate",
     description="Connected components, or communities found by Louvain modularity "
     "(networkx, seed 0), largest first, with their most connected members.",
-    responses=ERRORS,
+    responses=EXAMPLE_CLUSTERS,
 )
 def get_clusters(
     request: Request,
@@ -133,7 +169,6 @@ def get_clusters(
     description="The whole graph, or the neighbourhood of `node` within `k` hops, as GraphML "
     "or node-link JSON (networkx formats).",
     responses={
-        **ERRORS,
         200: {
             "content": {
                 "application/graphml+xml": {"example": "<graphml/>"},
@@ -154,7 +189,7 @@ def get_export(
     with _graph(request, session) as g:
         graph = g
         if node is not None:
-            center = gq.parse_node(g, node, "node")
+            center = gq.parse_node(g, node, "query.node")
             graph = gq.subgraph(g, gq.neighbourhood(g, center, k, None, None, 10**9))
         body, media = gq.export(graph, format)
     return Response(content=body, media_type=media)

@@ -18,7 +18,31 @@ router = APIRouter(tags=["search"])
     "quotes, `*`, `NEAR` and brackets are read as plain text. Copies of one work are "
     "collapsed into one hit. Relevance is weighted by how connected the item is in the debate "
     "graph. Snippets mark matches with `<mark>`; the rest is HTML-escaped.",
-    responses={422: {"description": "Empty query or no searchable words"}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "query": "memorization",
+                        "words": ["memorization"],
+                        "matched": "all",
+                        "limit": 20,
+                        "offset": 0,
+                        "items": [
+                            {
+                                "type": "tension",
+                                "id": 2,
+                                "score": 8.0,
+                                "relevance": 3.2,
+                                "title_snippet": "Is <mark>memorization</mark> necessary?",
+                                "snippet": "…",
+                            }
+                        ],
+                    }
+                }
+            }
+        }
+    },
 )
 def get_search(
     request: Request,

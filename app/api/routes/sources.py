@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Path
 
-from app.api.crud import RESPONSES_READ, crud_router
+from app.api.crud import crud_router
 from app.api.deps import SessionDep
 from app.models.source import SourceRevisionPublic
 from app.services.crud import get_row
@@ -19,7 +19,6 @@ works_router = crud_router(WORKS, tag="works")
     response_model=list[SourceRevisionPublic],
     summary="Corrections of a source",
     description="Every change to the source's fields, oldest first, with reason and author.",
-    responses=RESPONSES_READ,
 )
 def source_history(
     session: SessionDep, ref: Annotated[str, Path(description="Numeric id", examples=["4"])]

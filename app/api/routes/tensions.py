@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Body, Path
 
-from app.api.crud import RESPONSES_WRITE, crud_router
+from app.api.crud import crud_router, write
 from app.api.deps import SessionDep
 from app.models.tension import TensionPublic, TensionStatusChangeIn
 from app.services.crud import get_row
@@ -18,7 +18,6 @@ router = crud_router(RESOURCE, tag="tensions")
     response_model=TensionPublic,
     summary="Change a tension's status",
     description="Records the new status with who changed it, when, why, and the sources.",
-    responses=RESPONSES_WRITE,
 )
 def post_status(
     session: SessionDep,
@@ -27,8 +26,10 @@ def post_status(
     ],
     body: Annotated[TensionStatusChangeIn, Body()],
 ) -> TensionPublic:
-    tension = get_row(session, RESOURCE, ref)
-    change_status(session, tension, body)
-    session.commit()
-    session.expire_all()
-    return RESOURCE.publish_one(session, get_row(session, RESOURCE, tension.id))
+    def change() -> int:
+        tension = get_row(session, RESOURCE, ref)
+        change_status(session, tension, body)
+        return int(tension.id)
+
+    tension_id = write(session, change)
+    return RESOURCE.publish_one(session, get_row(session, RESOURCE, tension_id))

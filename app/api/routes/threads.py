@@ -5,10 +5,10 @@ from typing import Annotated, Any
 from fastapi import Body, Path, status
 from sqlalchemy import func, select
 
-from app.api.crud import RESPONSES_READ, RESPONSES_WRITE, crud_router
+from app.api.crud import crud_router, write
 from app.api.deps import Limit, Offset, SessionDep
 from app.models import ThreadItem
-from app.models.common import Page
+from app.models.common import MAX_ID, Page
 from app.models.thread import ThreadItemCreate, ThreadItemPublic
 from app.services.crud import get_row, page
 from app.services.threads import RESOURCE, add_item, remove_item
@@ -22,7 +22,6 @@ ThreadRef = Annotated[str, Path(description="Numeric id or slug", examples=["1"]
     response_model=Page[ThreadItemPublic],
     summary="List a thread's items",
     description="Sources ingested into the thread, by citation number, with how each was found.",
-    responses=RESPONSES_READ,
 )
 def list_items(session: SessionDep, ref: ThreadRef, limit: Limit = 50, offset: Offset = 0) -> Any:
     thread = get_row(session, RESOURCE, ref)
@@ -43,28 +42,25 @@ def list_items(session: SessionDep, ref: ThreadRef, limit: Limit = 50, offset: O
     response_model=ThreadItemPublic,
     status_code=status.HTTP_201_CREATED,
     summary="Add a source to a thread",
-    responses=RESPONSES_WRITE,
 )
 def post_item(
     session: SessionDep, ref: ThreadRef, body: Annotated[ThreadItemCreate, Body()]
 ) -> Any:
-    thread = get_row(session, RESOURCE, ref)
-    item = add_item(session, thread, body)
-    session.commit()
-    return ThreadItemPublic.model_validate(item)
+    def change() -> ThreadItemPublic:
+        item = add_item(session, get_row(session, RESOURCE, ref), body)
+        return ThreadItemPublic.model_validate(item)
+
+    return write(session, change)
 
 
 @router.delete(
     "/{ref}/items/{source_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a source from a thread",
-    responses=RESPONSES_READ,
 )
 def delete_item(
     session: SessionDep,
     ref: ThreadRef,
-    source_id: Annotated[int, Path(description="Source id", examples=[12])],
+    source_id: Annotated[int, Path(ge=1, le=MAX_ID, description="Source id", examples=[12])],
 ) -> None:
-    thread = get_row(session, RESOURCE, ref)
-    remove_item(session, thread, source_id)
-    session.commit()
+    write(session, lambda: remove_item(session, get_row(session, RESOURCE, ref), source_id))
