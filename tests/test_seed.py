@@ -132,8 +132,9 @@ def test_cli_upgrade_and_seed_twice(tmp_path):  # type: ignore[no-untyped-def]
     try:
         for args in (["db", "upgrade"], ["seed"]):
             subprocess.run([*atlas, *args], env=env, check=True, capture_output=True, timeout=120)
-        again = subprocess.run([*atlas, "seed"], env=env, check=True, capture_output=True,
-                               text=True, timeout=120)
+        again = subprocess.run(
+            [*atlas, "seed"], env=env, check=True, capture_output=True, text=True, timeout=120
+        )
         assert "nothing changed" in again.stdout
     finally:
         drop()

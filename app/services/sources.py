@@ -37,6 +37,7 @@ class SourceFilters(BaseModel):
     year_to: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
     doi: str | None = Field(None, description="Exact DOI (any form).")
     arxiv: str | None = Field(None, description="arXiv id; without a version matches all.")
+    citekey: str | None = Field(None, max_length=200, description="Exact citation key.")
     q: str | None = Field(None, max_length=200, description="Substring of the title.")
 
     @field_validator("doi")
@@ -76,6 +77,8 @@ def _filters(stmt: Select, f: SourceFilters) -> Select:
         stmt = stmt.where(Source.arxiv_id == arxiv_id)
         if version:
             stmt = stmt.where(Source.arxiv_version == version)
+    if f.citekey:
+        stmt = stmt.where(Source.citekey == f.citekey)
     if f.q:
         stmt = stmt.where(contains(Source.title, f.q))
     return stmt

@@ -3,6 +3,7 @@
 Nodes are addressed as `type:id` (`source:12`, `claim:3`).
 """
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -69,6 +70,11 @@ def _graph(request: Request, session: Any) -> Any:
     return request.app.state.graph.reading(session)
 
 
+def _json(data: Any) -> Response:
+    # Plain json.dumps: graph answers are already JSON types, the generic encoder is slow.
+    return Response(content=json.dumps(data), media_type="application/json")
+
+
 @router.get(
     "/nodes/{node}/neighbourhood",
     summary="Neighbourhood of a node",
@@ -90,10 +96,10 @@ def get_neighbourhood(
     ] = None,
     direction: Annotated[Literal["both", "out", "in"], Query(examples=["both"])] = "both",
     limit: NodeLimit = 200,
-) -> dict[str, Any]:
+) -> Response:
     with _graph(request, session) as g:
         center = gq.parse_node(g, node, "path.node")
-        return gq.neighbourhood(
+        result = gq.neighbourhood(
             g,
             center,
             k,
@@ -102,6 +108,7 @@ def get_neighbourhood(
             limit,
             direction,
         )
+    return _json(result)
 
 
 @router.get(
@@ -117,10 +124,11 @@ def get_path(
     from_: Annotated[str, Query(alias="from", description="Start node.", examples=["source:5"])],
     to: Annotated[str, Query(description="End node.", examples=["source:4"])],
     directed: Annotated[bool, Query(description="Follow edge directions.")] = False,
-) -> dict[str, Any]:
+) -> Response:
     with _graph(request, session) as g:
         a, b = gq.parse_node(g, from_, "query.from"), gq.parse_node(g, to, "query.to")
-        return gq.shortest_path(g, a, b, directed)
+        result = gq.shortest_path(g, a, b, directed)
+    return _json(result)
 
 
 @router.get(
