@@ -34,12 +34,43 @@ BASE = {
     "events": 1_000,
     "thread_items": 5_000,
 }
-WORDS = (
-    "generalization memorization uniform convergence benign overfitting double descent "
-    "implicit bias lazy rich regime scaling law emergence grokking kernel margin stability "
-    "compression flatness sharpness PAC-Bayes bound random features two-layer network "
-    "transformer attention feature learning mean-field NTK"
-).split()
+WORDS = [
+    "generalization",
+    "memorization",
+    "uniform",
+    "convergence",
+    "benign",
+    "overfitting",
+    "double",
+    "descent",
+    "implicit",
+    "bias",
+    "lazy",
+    "rich",
+    "regime",
+    "scaling",
+    "law",
+    "emergence",
+    "grokking",
+    "kernel",
+    "margin",
+    "stability",
+    "compression",
+    "flatness",
+    "sharpness",
+    "PAC-Bayes",
+    "bound",
+    "random",
+    "features",
+    "two-layer",
+    "network",
+    "transformer",
+    "attention",
+    "feature",
+    "learning",
+    "mean-field",
+    "NTK",
+]
 RELATIONS = ("cites", "addresses", "about", "supports", "contests", "extends", "responds_to")
 
 
