@@ -15,6 +15,7 @@ from app.api.routes import (
     events,
     graph,
     health,
+    intake,
     perspectives,
     problems,
     search,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (
         problems.router,
+        intake.router,
         sources.router,
         sources.works_router,
         actors.router,

@@ -71,19 +71,21 @@ def crud_router(res: Resource, *, tag: str) -> APIRouter:
     ) -> Any:
         return list_rows(session, res, filters, limit, offset, sort)
 
-    @router.post(
-        "",
-        response_model=public,
-        status_code=status.HTTP_201_CREATED,
-        summary=f"Create a {res.name}",
-    )
-    def create_item(session: SessionDep, body: CreateBody) -> Any:
-        def change() -> int:
-            ensure_unique(session, res.model, body.model_dump(), None)
-            return int(res.create(session, body).id)
+    if not res.custom_create:
 
-        row_id = write(session, change)
-        return res.publish_one(session, get_row(session, res, row_id))
+        @router.post(
+            "",
+            response_model=public,
+            status_code=status.HTTP_201_CREATED,
+            summary=f"Create a {res.name}",
+        )
+        def create_item(session: SessionDep, body: CreateBody) -> Any:
+            def change() -> int:
+                ensure_unique(session, res.model, body.model_dump(), None)
+                return int(res.create(session, body).id)
+
+            row_id = write(session, change)
+            return res.publish_one(session, get_row(session, res, row_id))
 
     @router.get("/{ref}", response_model=public, summary=f"Get a {res.name}")
     def get_item(session: SessionDep, ref: Ref) -> Any:

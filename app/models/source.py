@@ -27,7 +27,7 @@ from app.models.common import (
     db_enum,
     format_partial_date,
 )
-from app.services import identifiers
+from app.services import identifiers, identity
 
 
 class Work(Timestamped, Base):
@@ -62,6 +62,10 @@ class Source(Timestamped, Base):
     kind: Mapped[SourceKind] = mapped_column(db_enum(SourceKind, "source_kind"), index=True)
     title: Mapped[str] = mapped_column(String(1000))
     raw_title: Mapped[str | None] = mapped_column(String(1000))
+    # Identity keys (see app/services/identity.py), kept in step with title/raw_title/host.
+    title_key: Mapped[str] = mapped_column(String(1000), index=True, default="")
+    title_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    site: Mapped[str | None] = mapped_column(String(50))
     authors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     et_al: Mapped[bool] = mapped_column(Boolean, default=False)
     date: Mapped[Date | None] = mapped_column(index=True)
@@ -201,10 +205,24 @@ class _SourceFields(CreateModel):
 
 
 class SourceCreate(_SourceFields):
+    """A title as listed ("[PDF] …", "NeurIPS Poster …", "… | OpenReview", "[1902.04742] …",
+    "… …") is cleaned; the listed form is kept as raw_title and an arXiv id in it is used."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [SOURCE_EXAMPLE]})
     kind: SourceKind = SourceKind.paper
     title: ShortText
     work_id: Id | None = Field(None, description="Join an existing work; default: a new work.")
+
+    @model_validator(mode="after")
+    def _clean_listed_title(self) -> "SourceCreate":
+        cleaned = identity.clean_title(self.title)
+        if cleaned.title and cleaned.title != self.title:
+            if self.raw_title is None:
+                self.raw_title = self.title
+            self.title = cleaned.title
+        if cleaned.arxiv and self.arxiv is None:
+            self.arxiv = cleaned.arxiv
+        return self
 
 
 class SourceUpdate(_SourceFields):

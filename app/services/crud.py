@@ -38,6 +38,8 @@ class Resource:
     publish_many: Callable[[Session, list[Any]], list[Any]] | None = None
     # Optional: a list answered differently for some filters (returns None otherwise).
     custom_list: Callable[[Session, Any, int, int], dict[str, Any] | None] | None = None
+    # The resource's routes define POST themselves (e.g. sources take one or many).
+    custom_create: bool = False
     # Optional: tidy up after a row is deleted (e.g. drop a work left without copies).
     after_delete: Callable[[Session, Any], None] | None = None
 

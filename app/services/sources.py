@@ -18,7 +18,7 @@ from app.models.source import (
     WorkPublic,
     WorkUpdate,
 )
-from app.services import identifiers
+from app.services import identifiers, identity
 from app.services.crud import Resource
 from app.services.dependents import find_dependents
 from app.services.refs import assign, contains, ensure_unique, require_id
@@ -134,8 +134,14 @@ def source_columns(data: SourceCreate) -> dict[str, Any]:
         **fields,
         **_arxiv_fields(data.arxiv),
         **_date_fields(data),
+        **_identity_columns(data.title, data.raw_title, data.host),
         "authors": [a.model_dump() for a in data.authors],
     }
+
+
+def _identity_columns(title: str, raw_title: str | None, host: str | None) -> dict[str, Any]:
+    key, truncated, site = identity.identity_keys(title, raw_title, host)
+    return {"title_key": key, "title_truncated": truncated, "site": site}
 
 
 def create_source(session: Session, data: SourceCreate) -> Source:
@@ -212,6 +218,8 @@ def update_source(session: Session, source: Source, data: SourceUpdate) -> Sourc
                 changed_by=data.changed_by,
             )
         )
+    for column, value in _identity_columns(source.title, source.raw_title, source.host).items():
+        setattr(source, column, value)
     session.flush()
     if source.work_id != old_work_id:
         _drop_if_empty(session, old_work_id)
@@ -281,6 +289,7 @@ SOURCES = Resource(
     load_options=[selectinload(Source.tag_rows)],
     has_slug=False,
     after_delete=after_source_delete,
+    custom_create=True,
 )
 
 WORKS = Resource(
