@@ -55,6 +55,43 @@ def seed() -> None:
         typer.echo(f"{name:<24} created {counts['created']:>4}  updated {counts['updated']:>4}")
 
 
+@cli.command("import")
+def import_file(
+    path: Annotated[str, typer.Argument(help="A .bib, CSL-JSON or RIS file.")],
+    format: Annotated[str, typer.Option(help="auto, bibtex, csljson or ris.")] = "auto",
+    mode: Annotated[str, typer.Option(help="report: import what can be read; all: or nothing.")] = "report",
+    encoding: str = "utf-8",
+) -> None:
+    """Import sources from a bibliography file, reporting duplicates and broken entries."""
+    from pathlib import Path
+
+    from app.core.errors import AppError
+    from app.services.formats.common import decode
+    from app.services.importing import import_text
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    migrations.check_schema(engine, settings)
+    try:
+        text = decode(Path(path).read_bytes(), encoding)
+        with make_sessionmaker(engine)() as session:
+            result = import_text(session, text, format, mode, None, None)  # type: ignore[arg-type]
+            session.commit()
+    except AppError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"{result['format']}: {result['entries']} entries, {result['created']} created, "
+        f"{result['duplicates']} duplicates, {result['invalid']} invalid, "
+        f"{result['unreadable']} unreadable"
+    )
+    for problem in [i for i in result["items"] if i["status"] != "created"] + result["errors"]:
+        line = problem.get("line")
+        typer.echo(f"  line {line if line is not None else '?'}: {problem.get('message')}")
+
+
 @cli.command()
 def serve(
     host: str = "127.0.0.1",

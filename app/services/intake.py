@@ -133,7 +133,7 @@ class Intake:
                     Source.arxiv_id.in_(chunk)
                 )
             )
-            arxiv_taken.update({(a, v or 0): sid for sid, a, v in rows})
+            arxiv_taken.update({(str(a), v or 0): sid for sid, a, v in rows})
         seen: dict[tuple[str, Any], int] = {}
         fresh, results = [], []
         for item in items:
@@ -209,7 +209,7 @@ class Intake:
         return decided
 
     def _existing_posts(self, keys: set[str]) -> list[tuple[str, bool, int]]:
-        rows = []
+        rows: list[Any] = []
         ordered = sorted(k for k in keys if k)
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]

@@ -6,9 +6,10 @@ a source id.
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from app.api.crud import write
@@ -18,9 +19,11 @@ from app.models import Thread
 from app.models.common import MAX_ID
 from app.models.source import SOURCE_EXAMPLE, SourceCreate, SourcePublic
 from app.services.crud import get_row
+from app.services.formats.common import decode
+from app.services.importing import export, import_text
 from app.services.intake import MAX_ITEMS, ingest
 from app.services.refs import require_id
-from app.services.sources import SOURCES
+from app.services.sources import SOURCES, SourceFilters
 
 router = APIRouter(prefix="/sources", tags=["sources"])
 
@@ -153,3 +156,108 @@ def _create_one(
 
     source_id = write(session, change)
     return SOURCES.publish_one(session, get_row(session, SOURCES, source_id))
+
+
+IMPORT_EXAMPLE = {
+    "format": "bibtex",
+    "entries": 3,
+    "created": 1,
+    "duplicates": 1,
+    "invalid": 0,
+    "unreadable": 1,
+    "items": [
+        {"index": 0, "status": "created", "id": 140, "work_id": 99, "line": 1},
+        {
+            "index": 1,
+            "status": "duplicate",
+            "existing_id": 16,
+            "field": "arxiv",
+            "message": "arxiv already belongs to source 16",
+            "line": 9,
+        },
+    ],
+    "errors": [{"line": 15, "message": "Parsing of `@article` block (line 14) aborted …"}],
+}
+
+
+@router.post(
+    "/import",
+    summary="Import a BibTeX, CSL-JSON or RIS file",
+    description=(
+        "Send the file as the request body (any content type). The format is detected "
+        "unless `format` names it. LaTeX accents and braces become Unicode, authors are split "
+        "into given/family names, arXiv ids and DOIs are found in any field. By default "
+        "(`mode=report`) unreadable entries are reported by line and the rest is imported; "
+        "`mode=all` saves nothing unless every entry is fine. Files must be UTF-8 unless "
+        "`encoding` says otherwise."
+    ),
+    responses={200: {"content": {"application/json": {"example": IMPORT_EXAMPLE}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-bibtex": {
+                    "schema": {"type": "string"},
+                    "example": "@article{feldman2020,\n  title = {Does learning require "
+                    "memorization?},\n  author = {Feldman, Vitaly},\n  year = {2020},"
+                    "\n  eprint = {1906.05271}, archivePrefix = {arXiv}\n}\n",
+                },
+                "application/vnd.citationstyles.csl+json": {"schema": {"type": "array"}},
+                "application/x-research-info-systems": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def import_file(
+    request: Request,
+    session: SessionDep,
+    format: Annotated[Literal["auto", "bibtex", "csljson", "ris"], Query()] = "auto",
+    mode: Annotated[Literal["all", "report"], Query()] = "report",
+    encoding: Annotated[str, Query(max_length=40, examples=["utf-8"])] = "utf-8",
+    thread_id: ThreadId = None,
+    found_via: FoundVia = None,
+) -> Any:
+    text = decode(await request.body(), encoding)
+
+    def run() -> dict[str, Any]:
+        return write(
+            session,
+            lambda: import_text(
+                session, text, format, mode, _thread(session, thread_id), found_via
+            ),
+        )
+
+    return await run_in_threadpool(run)
+
+
+@router.get(
+    "/export",
+    summary="Export sources as BibTeX or CSL-JSON",
+    description="Every source matching the filters (the same as GET /sources), as a file "
+    "that imports back to the same records.",
+    responses={
+        200: {
+            "content": {
+                "application/x-bibtex": {"example": "@article{feldman2020,\n title = {…}\n}\n"},
+                "application/vnd.citationstyles.csl+json": {
+                    "example": [{"id": "feldman2020", "type": "article-journal"}]
+                },
+            }
+        }
+    },
+)
+def export_sources(
+    session: SessionDep,
+    filters: Annotated[SourceFilters, Query()],
+    format: Annotated[Literal["bibtex", "csljson"], Query(examples=["bibtex"])] = "bibtex",
+) -> Response:
+    media = {
+        "bibtex": "application/x-bibtex; charset=utf-8",
+        "csljson": "application/vnd.citationstyles.csl+json; charset=utf-8",
+    }[format]
+    suffix = {"bibtex": "bib", "csljson": "json"}[format]
+    return Response(
+        content=export(session, filters, format),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="sources.{suffix}"'},
+    )

@@ -1,0 +1,189 @@
+"""BibTeX / BibLaTeX in and out (bibtexparser 2): LaTeX accents become Unicode, names are
+split into given/family, and arXiv ids and DOIs are found in any field."""
+
+import logging
+import re
+from typing import Any
+
+import bibtexparser
+from bibtexparser import middlewares as mw
+from bibtexparser.model import Entry, Field
+
+from app.models.common import SourceKind
+from app.services.formats.common import Parsed, date_text, find_arxiv, find_doi
+
+# bibtexparser reports each broken block on the root logger too; we report them ourselves.
+logging.getLogger("bibtexparser").setLevel(logging.ERROR)
+
+PAPER_TYPES = {
+    "article",
+    "inproceedings",
+    "conference",
+    "incollection",
+    "techreport",
+    "phdthesis",
+    "mastersthesis",
+    "proceedings",
+    "report",
+    "thesis",
+}
+BOOK_TYPES = {"book", "inbook", "mvbook", "booklet"}
+KINDS = {k.value for k in SourceKind}
+VENUE_FIELDS = (
+    "journal",
+    "journaltitle",
+    "booktitle",
+    "eventtitle",
+    "school",
+    "institution",
+    "howpublished",
+    "publisher",
+)
+
+
+def _value(entry: Entry, name: str) -> str | None:
+    for key, f in entry.fields_dict.items():
+        if key.lower() == name:
+            value = f.value
+            return " ".join(str(value).replace("{", "").replace("}", "").split()) or None
+    return None
+
+
+def _authors(entry: Entry) -> tuple[list[dict[str, str | None]], bool]:
+    field = next((f for k, f in entry.fields_dict.items() if k.lower() == "author"), None)
+    if field is None or not isinstance(field.value, list):
+        return [], False
+    authors, et_al = [], False
+    for name in field.value:
+        family = " ".join([*name.von, *name.last]).replace("{", "").replace("}", "").strip()
+        given = " ".join([*name.first, *name.jr]).replace("{", "").replace("}", "").strip()
+        if family.lower() in ("others", "al.") or (given.lower(), family.lower()) == ("et", "al."):
+            et_al = True
+            continue
+        if family:
+            authors.append({"given": given or None, "family": family})
+    return authors, et_al
+
+
+def _kind(entry_type: str, arxiv: str | None, venue: str | None, url: str | None) -> str:
+    t = entry_type.lower()
+    if t in BOOK_TYPES:
+        return "book"
+    if arxiv and (t not in PAPER_TYPES or (venue and "arxiv" in venue.lower())):
+        return "preprint"
+    if t in PAPER_TYPES:
+        return "paper"
+    if t in ("online", "electronic", "www"):
+        return "web_page"
+    return "paper" if venue or not url else "web_page"
+
+
+def _item(entry: Entry) -> dict[str, Any]:
+    get = lambda name: _value(entry, name)  # noqa: E731
+    all_text = [get(k) for k in ("doi", "url", "note", "howpublished", "journal", "eprint")]
+    arxiv = None
+    eprint_type = (get("archiveprefix") or get("eprinttype") or "").lower()
+    if get("eprint") and (
+        eprint_type == "arxiv" or re.match(r"^\d{4}\.\d{4,5}", get("eprint") or "")
+    ):
+        arxiv = get("eprint")
+    arxiv = arxiv or find_arxiv(*all_text)
+    doi = find_doi(get("doi")) or find_doi(*all_text[1:])
+    venue = next((get(k) for k in VENUE_FIELDS if get(k)), None)
+    url = get("url")
+    authors, et_al = _authors(entry)
+    date = get("date") or date_text(get("year"), get("month"), None)
+    keywords = [k.strip().lower() for k in re.split(r"[;,]", get("keywords") or "") if k.strip()]
+    kind = get("type") if get("type") in KINDS else _kind(entry.entry_type, arxiv, venue, url)
+    item: dict[str, Any] = {
+        "citekey": entry.key,
+        "kind": kind,
+        "title": get("title") or "",
+        "authors": authors,
+        "et_al": et_al,
+        "date": date,
+        "venue": venue,
+        "doi": doi,
+        "arxiv": arxiv,
+        "url": url,
+        "abstract": get("abstract"),
+        "tags": keywords,
+    }
+    return {k: v for k, v in item.items() if v not in (None, [], "")} | {"title": item["title"]}
+
+
+def _line(start: int | None) -> int | None:
+    return None if start is None else start + 1  # bibtexparser counts from 0
+
+
+def parse(text: str) -> Parsed:
+    library = bibtexparser.parse_string(
+        text,
+        append_middleware=[
+            mw.LatexDecodingMiddleware(),
+            mw.MonthIntMiddleware(True),
+            mw.SeparateCoAuthors(),
+            mw.SplitNameParts(),
+        ],
+    )
+    parsed = Parsed()
+    for entry in library.entries:
+        parsed.add(_item(entry), _line(entry.start_line))
+    for block in library.failed_blocks:
+        error = " ".join(str(getattr(block, "error", "") or "could not parse this entry").split())
+        parsed.errors.append(
+            {"line": _line(block.start_line), "message": error, "text": (block.raw or "")[:200]}
+        )
+    return parsed
+
+
+def _key(source: dict[str, Any], used: set[str]) -> str:
+    if source.get("citekey") and source["citekey"] not in used:
+        return str(source["citekey"])
+    family = source["authors"][0]["family"] if source.get("authors") else "anon"
+    word = next((w for w in re.findall(r"[A-Za-z]+", source["title"]) if len(w) > 3), "work")
+    base = re.sub(r"\W", "", f"{family}{source.get('year') or ''}{word}").lower() or "source"
+    key, n = base, 2
+    while key in used:
+        key, n = f"{base}{n}", n + 1
+    return key
+
+
+def dump(sources: list[dict[str, Any]]) -> str:
+    """Public source dicts -> BibTeX text (fields that reimport to the same record)."""
+    library = bibtexparser.Library()
+    used: set[str] = set()
+    for s in sources:
+        key = _key(s, used)
+        used.add(key)
+        kind = s["kind"]
+        entry_type = {"book": "book", "preprint": "misc", "paper": "article"}.get(kind, "misc")
+        fields = [Field("title", s["title"])]
+        if s.get("authors"):
+            names = [
+                f"{a['family']}, {a['given']}" if a.get("given") else a["family"]
+                for a in s["authors"]
+            ]
+            if s.get("et_al"):
+                names.append("others")
+            fields.append(Field("author", " and ".join(names)))
+        if s.get("date"):
+            fields.append(Field("date", s["date"]))
+            fields.append(Field("year", s["date"][:4]))
+        if s.get("venue"):
+            fields.append(
+                Field("journal" if entry_type == "article" else "howpublished", s["venue"])
+            )
+        if s.get("doi"):
+            fields.append(Field("doi", s["doi"]))
+        if s.get("arxiv"):
+            fields += [Field("eprint", s["arxiv"]), Field("archiveprefix", "arXiv")]
+        for name in ("url", "abstract"):
+            if s.get(name):
+                fields.append(Field(name, s[name]))
+        if s.get("tags"):
+            fields.append(Field("keywords", ", ".join(s["tags"])))
+        if kind not in ("book", "preprint", "paper"):
+            fields.append(Field("type", kind))
+        library.add(Entry(entry_type, key, fields))
+    return bibtexparser.write_string(library)
