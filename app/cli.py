@@ -59,7 +59,9 @@ def seed() -> None:
 def import_file(
     path: Annotated[str, typer.Argument(help="A .bib, CSL-JSON or RIS file.")],
     format: Annotated[str, typer.Option(help="auto, bibtex, csljson or ris.")] = "auto",
-    mode: Annotated[str, typer.Option(help="report: import what can be read; all: or nothing.")] = "report",
+    mode: Annotated[
+        str, typer.Option(help="report: import what can be read; all: or nothing.")
+    ] = "report",
     encoding: str = "utf-8",
 ) -> None:
     """Import sources from a bibliography file, reporting duplicates and broken entries."""

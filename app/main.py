@@ -22,6 +22,7 @@ from app.api.routes import (
     sources,
     tensions,
     threads,
+    works,
 )
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, write_intent
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         problems.router,
         intake.router,
+        works.router,
         sources.router,
         sources.works_router,
         actors.router,

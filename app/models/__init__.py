@@ -7,7 +7,7 @@ from app.models.claim import Claim, ClaimStatusChange, Evidence
 from app.models.edge import Edge
 from app.models.perspective import Perspective, PerspectiveEvolution
 from app.models.problem import Problem, ProblemFacet
-from app.models.source import Source, SourceRevision, SourceTag, Work
+from app.models.source import Source, SourceRevision, SourceTag, Work, WorkDistinction
 from app.models.tension import Tension, TensionSide, TensionStatusChange
 from app.models.thread import Thread, ThreadItem
 from app.models.timeline import TimelineEvent
@@ -34,4 +34,5 @@ __all__ = [
     "ThreadItem",
     "TimelineEvent",
     "Work",
+    "WorkDistinction",
 ]

@@ -5,7 +5,18 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Timestamped, utcnow
@@ -327,3 +338,14 @@ class WorkPublic(Timestamps):
     title: str
     note: str | None
     source_ids: list[Id]
+
+
+class WorkDistinction(Base):
+    """Two works a curator declared distinct: never suggested as copies again."""
+
+    __tablename__ = "work_distinctions"
+    __table_args__ = (UniqueConstraint("work_a", "work_b"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_a: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    work_b: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)

@@ -130,7 +130,9 @@ def parse(text: str) -> Parsed:
     for entry in library.entries:
         parsed.add(_item(entry), _line(entry.start_line))
     for block in library.failed_blocks:
-        error = " ".join(str(getattr(block, "error", "") or "could not parse this entry").split())
+        cause = getattr(block, "error", None)
+        reason = getattr(cause, "abort_reason", None) or str(cause or "") or "unreadable entry"
+        error = " ".join(f"could not read this entry: {reason}".split())
         parsed.errors.append(
             {"line": _line(block.start_line), "message": error, "text": (block.raw or "")[:200]}
         )
