@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 15000
     seeds_dir: Path = PROJECT_ROOT / "seeds"
     max_body_bytes: int = Field(20_000_000, description="Larger request bodies get 413.")
+    # Outside APIs (Crossref, arXiv, Semantic Scholar, OpenAlex).
+    contact_email: str = Field("atlas-admin@example.org", description="Sent in the User-Agent.")
+    lookup_timeout_s: float = Field(5.0, gt=0, le=60, description="Per HTTP attempt.")
+    lookup_retries: int = Field(2, ge=0, le=5, description="Retries on 429, 5xx, network errors.")
+    lookup_deadline_s: float = Field(
+        12.0, gt=0, le=120, description="Whole look-up, retries included."
+    )
+    semantic_scholar_api_key: str | None = None
 
     @property
     def is_sqlite(self) -> bool:

@@ -4,13 +4,14 @@ Registered before the generic /sources/{ref} routes so that /sources/export is n
 a source id.
 """
 
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.api.crud import write
 from app.api.deps import SessionDep
@@ -22,6 +23,7 @@ from app.services.crud import get_row
 from app.services.formats.common import decode
 from app.services.importing import export, import_text
 from app.services.intake import MAX_ITEMS, ingest
+from app.services.lookup import Provider, lookup
 from app.services.refs import require_id
 from app.services.sources import SOURCES, SourceFilters
 
@@ -260,4 +262,68 @@ def export_sources(
         content=export(session, filters, format),
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="sources.{suffix}"'},
+    )
+
+
+class LookupIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"identifier": "10.1145/3357713.3384290"},
+                {"identifier": "arXiv:1902.04742v2"},
+                {"identifier": "1906.05271", "provider": "semanticscholar"},
+            ]
+        },
+    )
+    identifier: str = Field(
+        ...,
+        min_length=3,
+        max_length=300,
+        description="A DOI, arXiv id, Semantic Scholar id or OpenAlex id "
+        "(bare, as a URL, or as DOI:… / ARXIV:…).",
+    )
+    provider: Provider | None = Field(None, description="Default: the one that owns the id.")
+
+
+LOOKUP_EXAMPLE = {
+    "provider": "arxiv",
+    "identifier": "1902.04742v2",
+    "existing_id": None,
+    "source": {
+        "kind": "preprint",
+        "title": "Uniform convergence may be unable to explain generalization in deep learning",
+        "authors": [
+            {"given": "Vaishnavh", "family": "Nagarajan"},
+            {"given": "J. Zico", "family": "Kolter"},
+        ],
+        "date": "2019-02-13",
+        "arxiv": "1902.04742v2",
+    },
+}
+
+
+@router.post(
+    "/lookup",
+    summary="Look a paper up by DOI, arXiv id, Semantic Scholar or OpenAlex id",
+    description="Asks the provider (Crossref for DOIs, arXiv for arXiv ids, Semantic Scholar, "
+    "OpenAlex) and answers a filled source, ready to POST to /sources, with `existing_id` if "
+    "it is already here. An unreachable provider answers 503, a slow one 504, a bad answer "
+    "502, all within the configured deadline.",
+    responses={
+        200: {"content": {"application/json": {"example": LOOKUP_EXAMPLE}}},
+        502: {"description": "Provider error"},
+        503: {"description": "Provider unreachable"},
+        504: {"description": "Provider timed out"},
+    },
+)
+def post_lookup(request: Request, session: SessionDep, body: Annotated[LookupIn, Body()]) -> Any:
+    state = request.app.state
+    return lookup(
+        session,
+        state.settings,
+        body.identifier,
+        body.provider,
+        transport=getattr(state, "lookup_transport", None),
+        sleep=getattr(state, "lookup_sleep", time.sleep),
     )
