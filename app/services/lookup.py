@@ -20,7 +20,7 @@ from app.models.source import SourceCreate
 from app.services import identifiers
 
 Provider = Literal["crossref", "arxiv", "semanticscholar", "openalex"]
-CLIENTS = {
+CLIENTS: dict[str, Any] = {
     "crossref": Crossref,
     "arxiv": Arxiv,
     "semanticscholar": SemanticScholar,
