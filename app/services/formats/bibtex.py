@@ -44,8 +44,8 @@ VENUE_FIELDS = (
 def _value(entry: Entry, name: str) -> str | None:
     for key, f in entry.fields_dict.items():
         if key.lower() == name:
-            value = f.value
-            return " ".join(str(value).replace("{", "").replace("}", "").split()) or None
+            value = str(f.value).replace("\u02c6", "^")  # the decoder's circumflex accent
+            return " ".join(value.replace("{", "").replace("}", "").split()) or None
     return None
 
 
@@ -120,7 +120,8 @@ def parse(text: str) -> Parsed:
     library = bibtexparser.parse_string(
         text,
         append_middleware=[
-            mw.LatexDecodingMiddleware(),
+            # Decode all of it, maths and escapes too: "19.4\\%" -> "19.4%", "{\\\"o}" -> "ö".
+            mw.LatexDecodingMiddleware(keep_braced_groups=False, keep_math_mode=False),
             mw.MonthIntMiddleware(True),
             mw.SeparateCoAuthors(),
             mw.SplitNameParts(),
@@ -151,6 +152,32 @@ def _key(source: dict[str, Any], used: set[str]) -> str:
     return key
 
 
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "%": r"\%",
+    "&": r"\&",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+# Letter pairs that LaTeX turns into other characters (dashes, quotes): keep them apart.
+_LIGATURES = ("--", "``", "''", "!`", "?`")
+
+
+def _tex(text: str) -> str:
+    """Escape what LaTeX would read as markup; Unicode stays Unicode (files are UTF-8).
+    Reading the result back with the LaTeX decoder gives `text` again."""
+    out = "".join(_SPECIAL.get(c, c) for c in text)
+    for pair in _LIGATURES:
+        while pair in out:
+            out = out.replace(pair, pair[0] + "{}" + pair[1])
+    return out
+
+
 def dump(sources: list[dict[str, Any]]) -> str:
     """Public source dicts -> BibTeX text (fields that reimport to the same record)."""
     library = bibtexparser.Library()
@@ -160,10 +187,10 @@ def dump(sources: list[dict[str, Any]]) -> str:
         used.add(key)
         kind = s["kind"]
         entry_type = {"book": "book", "preprint": "misc", "paper": "article"}.get(kind, "misc")
-        fields = [Field("title", s["title"])]
+        fields = [Field("title", _tex(s["title"]))]
         if s.get("authors"):
             names = [
-                f"{a['family']}, {a['given']}" if a.get("given") else a["family"]
+                _tex(f"{a['family']}, {a['given']}" if a.get("given") else a["family"])
                 for a in s["authors"]
             ]
             if s.get("et_al"):
@@ -173,18 +200,18 @@ def dump(sources: list[dict[str, Any]]) -> str:
             fields.append(Field("date", s["date"]))
             fields.append(Field("year", s["date"][:4]))
         if s.get("venue"):
-            fields.append(
-                Field("journal" if entry_type == "article" else "howpublished", s["venue"])
-            )
+            venue_field = "journal" if entry_type == "article" else "howpublished"
+            fields.append(Field(venue_field, _tex(s["venue"])))
         if s.get("doi"):
             fields.append(Field("doi", s["doi"]))
         if s.get("arxiv"):
             fields += [Field("eprint", s["arxiv"]), Field("archiveprefix", "arXiv")]
-        for name in ("url", "abstract"):
-            if s.get(name):
-                fields.append(Field(name, s[name]))
+        if s.get("url"):
+            fields.append(Field("url", s["url"]))
+        if s.get("abstract"):
+            fields.append(Field("abstract", _tex(s["abstract"])))
         if s.get("tags"):
-            fields.append(Field("keywords", ", ".join(s["tags"])))
+            fields.append(Field("keywords", _tex(", ".join(s["tags"]))))
         if kind not in ("book", "preprint", "paper"):
             fields.append(Field("type", kind))
         library.add(Entry(entry_type, key, fields))
