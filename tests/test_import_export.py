@@ -55,7 +55,7 @@ def test_textbook_bibliography(client):  # type: ignore[no-untyped-def]
     assert result["created"] + result["duplicates"] == 526 and result["created"] >= 500
     for dup in (i for i in result["items"] if i["status"] == "duplicate"):
         assert dup["line"] > 0 and dup["field"] in ("arxiv", "doi", "citekey", "url")
-    revels = [i for i in result["items"] if i.get("line") == 3354][0]
+    revels = next(i for i in result["items"] if i.get("line") == 3354)
     assert revels["status"] == "duplicate" and revels["field"] == "arxiv"
     source = client.get(f"{API}/sources", params={"arxiv": "1409.0473"}).json()["items"][0]
     assert source["authors"][0] == {"given": "Dzmitry", "family": "Bahdanau"}
