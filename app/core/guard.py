@@ -1,10 +1,12 @@
-"""ASGI middleware that refuses oversized bodies (413) and NUL characters (422) early.
+"""ASGI middleware that refuses oversized bodies (413) and control characters (422) early.
 
-NUL cannot be stored in PostgreSQL text and has no business in this domain; in JSON it can
-only arrive escaped as \\u0000, and in a URL as %00.
+NUL cannot be stored in PostgreSQL text, and no control character other than tab and line
+breaks belongs in this domain (or in an XML export); in JSON they arrive escaped (\\u0001),
+in a URL as %00.
 """
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,6 +14,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.errors import error_body
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A JSON escape of a control character other than tab, newline and carriage return (not
+# itself escaped: an odd run of backslashes before the "u").
+_CONTROL = re.compile(rb"(?<!\\)(?:\\\\)*\\u00(?:0[0-8bcef]|1[0-9a-f])", re.I)
+
+
+def _is_json(scope: Scope) -> bool:
+    content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+    return b"json" in content_type
 
 
 async def _reply(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -64,14 +74,12 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if b"\\u0000" in body:
-            await _reply(
-                send,
-                422,
-                error_body(
-                    "invalid", "Text may not contain NUL characters (\\u0000).", field="body"
-                ),
+        if _is_json(scope) and _CONTROL.search(body):
+            text = (
+                "Text may not contain control characters (\\u0000 to \\u001f other than "
+                "tab, newline and carriage return)."
             )
+            await _reply(send, 422, error_body("invalid", text, field="body"))
             return
         replayed = False
 

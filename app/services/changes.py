@@ -10,6 +10,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import (
+    Edge,
     GraphChange,
     PerspectiveEvolution,
     ProblemFacet,
@@ -27,6 +28,8 @@ def _owners(obj: Any) -> list[Node]:
     node_type = getattr(type(obj), "__node_type__", None)
     if node_type and obj.id is not None:
         return [(node_type, obj.id)]
+    if isinstance(obj, Edge) and obj.id is not None:
+        return [("edge", obj.id)]  # an edge row owns the graph edge it describes
     if isinstance(obj, ThreadItem):
         return [("source", obj.source_id), ("thread", obj.thread_id)]
     if isinstance(obj, TensionSide | TensionStatusChange) and obj.tension_id:

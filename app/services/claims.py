@@ -31,8 +31,8 @@ class ClaimFilters(BaseModel):
     most_contested: bool = Field(
         False,
         description="Only claims with contesting evidence, ranked by 2·S·C/(S+C) where S and C "
-        "count the distinct works supporting and contesting the claim (other filters and "
-        "`sort` do not apply).",
+        "count the distinct works supporting and contesting the claim; the other filters "
+        "still choose the claims, `sort` does not apply.",
     )
 
 
@@ -165,7 +165,9 @@ def publish_claims(session: Session, rows: list[Claim]) -> list[ClaimPublic]:
 def most_contested(session: Session, filters: ClaimFilters, limit: int, offset: int) -> dict | None:
     if not filters.most_contested:
         return None
-    ranked = contested.ranking(session)
+    # The other filters choose the claims; the score orders them (`sort` does not apply).
+    chosen = set(session.scalars(_filters(select(Claim.id), filters)))
+    ranked = contested.ranking(session, chosen)
     ids = [cid for cid, _ in ranked[offset : offset + limit]]
     rows = {
         c.id: c

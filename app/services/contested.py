@@ -54,9 +54,16 @@ def evidence_by_claim(
     return grouped
 
 
-def ranking(session: Session) -> list[tuple[int, dict[str, Any]]]:
-    """(claim id, summary) for every claim with contesting evidence, most contested first."""
-    summaries = {cid: summarize(rows) for cid, rows in evidence_by_claim(session, None).items()}
+def ranking(
+    session: Session, claim_ids: set[int] | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """(claim id, summary) for every claim (of `claim_ids`, if given) with contesting
+    evidence, most contested first."""
+    summaries = {
+        cid: summarize(rows)
+        for cid, rows in evidence_by_claim(session, None).items()
+        if claim_ids is None or cid in claim_ids
+    }
     contested = [(cid, s) for cid, s in summaries.items() if s["contesting_works"] > 0]
     contested.sort(
         key=lambda x: (-x[1]["score"], -x[1]["contesting_works"], -x[1]["supporting_works"], x[0])

@@ -55,6 +55,12 @@ def _filters(stmt: Select, f: EdgeFilters) -> Select:
 
 def create_edge(session: Session, data: EdgeCreate) -> Edge:
     for side in ("from", "to"):
+        if getattr(data, f"{side}_type") is NodeType.evidence:
+            raise InvalidInput(
+                f"{side}_type: evidence is itself a link (source → claim); link its source or "
+                "claim instead",
+                field=f"{side}_type",
+            )
         node_type, node_id = getattr(data, f"{side}_type"), getattr(data, f"{side}_id")
         if session.get(NODE_MODELS[node_type], node_id) is None:
             raise InvalidInput(

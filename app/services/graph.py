@@ -309,6 +309,7 @@ class DebateGraph:
 
     def refresh(self, session: Session, node_type: str, ids: list[int]) -> None:
         """Recompute the nodes `type:id` and every edge they own."""
+        old_names = {self.actor_names.get(i) for i in ids} if node_type == "actor" else set()
         if node_type in NODE_TYPES:
             present = {i for i, _ in _node_rows(session, node_type, ids)}
             for i in set(ids) - present:
@@ -326,9 +327,8 @@ class DebateGraph:
         if node_type == "source":
             self._load_authorship([node_key("source", i) for i in ids])
         if node_type == "actor":
-            names = {self.actor_names.get(i) for i in ids}
-            self._load_nodes(session, "actor", ids)
-            names |= {self.actor_names.get(i) for i in ids}
+            # Authorship is matched by name: re-check sources under the old and new names.
+            names = (old_names | {self.actor_names.get(i) for i in ids}) - {None}
             affected = [
                 n
                 for n, d in self.g.nodes(data=True)

@@ -12,19 +12,21 @@ import networkx as nx
 from app.core.errors import InvalidInput, NotFound
 from app.services.graph import NODE_TYPES
 
-NODE_RE = re.compile(rf"^({'|'.join(NODE_TYPES)}):(\d+)$")
+# ASCII digits only, no leading zeros, at most ten of them (ids are 32-bit).
+NODE_RE = re.compile(rf"^({'|'.join(NODE_TYPES)}):([1-9][0-9]{{0,9}})$")
+LOUVAIN_MAX_NODES = 20_000
 MAX_HOPS = 3
 
 
 def parse_node(g: nx.MultiDiGraph, ref: str, field: str) -> str:
-    m = NODE_RE.match(ref.strip())
+    m = NODE_RE.match(ref)
     if not m:
         raise InvalidInput(
             f"{field}: '{ref}' is not a node id; write type:id with type one of "
             f"{', '.join(NODE_TYPES)} (e.g. source:12)",
             field=field,
         )
-    node = f"{m.group(1)}:{int(m.group(2))}"
+    node = f"{m.group(1)}:{m.group(2)}"
     if node not in g:
         raise NotFound(f"node {node} does not exist", field=field)
     return node
@@ -198,8 +200,11 @@ def clusters(
         undirected = nx.Graph(g)
         if method == "components":
             groups = list(nx.connected_components(undirected))
-        else:
+        elif undirected.number_of_nodes() <= LOUVAIN_MAX_NODES:
             groups = nx.community.louvain_communities(undirected, seed=0)
+        else:
+            # Louvain takes tens of seconds beyond this size; label propagation is linear.
+            groups = list(nx.community.label_propagation_communities(undirected))
         cache[method] = sorted((sorted(c) for c in groups), key=lambda c: (-len(c), c[0]))
     found = [c for c in cache[method] if len(c) >= min_size]
     out = []
@@ -213,14 +218,31 @@ def clusters(
                 "members": [node_out(g, n) for n in ranked[:members]],
             }
         )
-    return {"method": method, "total": len(found), "clusters": out}
+    algorithm = (
+        "connected components"
+        if method == "components"
+        else "louvain"
+        if g.number_of_nodes() <= LOUVAIN_MAX_NODES
+        else "label propagation"
+    )
+    return {"method": method, "algorithm": algorithm, "total": len(found), "clusters": out}
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(value: Any) -> Any:
+    return _XML_INVALID.sub("\ufffd", value) if isinstance(value, str) else value
 
 
 def _exportable(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """A copy whose attributes GraphML can hold (no None, no private fields)."""
+    """A copy whose attributes GraphML can hold (no None, no private fields, no characters
+    XML 1.0 forbids)."""
     out = nx.MultiDiGraph()
     for n, d in g.nodes(data=True):
-        out.add_node(n, **{k: v for k, v in d.items() if v is not None and not k.startswith("_")})
+        out.add_node(
+            n, **{k: _xml_safe(v) for k, v in d.items() if v is not None and not k.startswith("_")}
+        )
     for u, v, key, d in g.edges(keys=True, data=True):
         out.add_edge(u, v, key=key, **d)
     return out

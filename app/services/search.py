@@ -25,7 +25,8 @@ from app.core.errors import InvalidInput
 from app.models import Source
 
 KINDS = ("source", "claim", "perspective", "tension")
-OPEN, CLOSE = "\u27e6", "\u27e7"  # sentinels turned into <mark> after escaping
+OPEN, CLOSE = "\ue000", "\ue001"  # private-use sentinels, turned into <mark> after escaping
+POOL = 500  # candidates ranked per query; pages are cut from this one ranked list
 MAX_TOKENS = 32
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -149,12 +150,12 @@ def search(
 ) -> dict[str, Any]:
     tokens = words(query)
     engine = _postgres if session.get_bind().dialect.name == "postgresql" else _sqlite
-    # Fetch generously: collapsing copies and re-weighting reorder the candidates.
-    wanted = max(200, (offset + limit) * 4)
-    hits = engine(session, tokens, kind, wanted, any_word=False)
+    # One ranked pool per query, whatever the page: collapsing copies and re-weighting
+    # reorder candidates, so pages cut from different pools would overlap.
+    hits = engine(session, tokens, kind, POOL, any_word=False)
     matched = "all"
     if not hits and len(tokens) > 1:
-        hits, matched = engine(session, tokens, kind, wanted, any_word=True), "any"
+        hits, matched = engine(session, tokens, kind, POOL, any_word=True), "any"
     hits = _weight(_collapse_works(session, hits), degree)
     items = [
         {**h, "title_snippet": _mark(h["title_snippet"]), "snippet": _mark(h["snippet"])}
@@ -164,7 +165,9 @@ def search(
         "query": query,
         "words": tokens,
         "matched": matched,
+        "total": len(hits),
         "items": items,
         "limit": limit,
         "offset": offset,
+        "next_offset": offset + limit if offset + limit < len(hits) else None,
     }

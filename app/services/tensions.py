@@ -138,6 +138,8 @@ def _check_changed_at(tension: Tension, when: datetime) -> None:
 def change_status(session: Session, tension: Tension, data: TensionStatusChangeIn) -> Tension:
     """Record who changed the status, when, why and on which sources."""
     require_ids(session, Source, data.source_ids, "source_ids")
+    if data.status == tension.status:
+        raise InvalidInput(f"status: the tension is already {tension.status.value}", field="status")
     if data.changed_at is not None:
         _check_changed_at(tension, data.changed_at)
     change = TensionStatusChange(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from app.api.deps import SessionDep
+from app.models.edge import Relation
 from app.services import graph_queries as gq
 from app.services.graph import NODE_TYPES
 
@@ -28,7 +29,7 @@ _EDGE = {
     "source": "source:5",
     "target": "claim:3",
     "relation": "supports",
-    "key": "evidence:7:supports",
+    "key": "evidence:7",
 }
 
 
@@ -78,8 +79,11 @@ def _json(data: Any) -> Response:
 @router.get(
     "/nodes/{node}/neighbourhood",
     summary="Neighbourhood of a node",
-    description="Nodes within k hops (following edges both ways by default), optionally only "
-    "over some relations and through some node types; typed edges between them.",
+    description="Nodes within k hops (following edges both ways by default, or only `out` / "
+    "`in`), optionally only over some relations and through some node types, at most "
+    "`limit` nodes (`truncated` says when more were in reach), with the typed edges the "
+    "search walked: every allowed edge between a node found and a node less than k hops "
+    "from the centre.",
     responses=EXAMPLE_NEIGHBOURHOOD,
 )
 def get_neighbourhood(
@@ -88,7 +92,7 @@ def get_neighbourhood(
     node: NodeRef,
     k: Hops = 1,
     relation: Annotated[
-        list[str] | None,
+        list[Relation] | None,
         Query(description="Keep only these relations.", examples=[["supports", "contests"]]),
     ] = None,
     node_type: Annotated[
@@ -103,7 +107,7 @@ def get_neighbourhood(
             g,
             center,
             k,
-            set(relation or []) or None,
+            {r.value for r in relation or []} or None,
             set(node_type or []) or None,
             limit,
             direction,

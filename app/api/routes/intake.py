@@ -234,6 +234,7 @@ async def import_file(
 
 @router.get(
     "/export",
+    response_class=Response,
     summary="Export sources as BibTeX or CSL-JSON",
     description="Every source matching the filters (the same as GET /sources), as a file "
     "that imports back to the same records.",

@@ -51,7 +51,7 @@ def decode(data: bytes, encoding: str = "utf-8") -> str:
     if not data.strip():
         raise InvalidInput("file: the file is empty", field="file")
     try:
-        return data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
+        text = data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
     except LookupError:
         raise InvalidInput(
             f"encoding: unknown encoding '{encoding}'", field="query.encoding"
@@ -63,6 +63,11 @@ def decode(data: bytes, encoding: str = "utf-8") -> str:
             "convert the file to UTF-8 or name its encoding with ?encoding=latin-1",
             field="file",
         ) from None
+    # Control characters (a stray NUL, say) cannot be stored; real files do contain them.
+    return _CONTROL_CHARS.sub(" ", text)
+
+
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def date_text(year: Any, month: Any = None, day: Any = None) -> str | None:
