@@ -177,18 +177,8 @@ class _SourceFields(CreateModel):
     tags: list[str] = Field(default_factory=list)
     note: str | None = None
 
-    @field_validator("doi")
-    @classmethod
-    def _doi(cls, v: str | None) -> str | None:
-        return identifiers.normalize_doi(v) if v else None
-
-    @field_validator("arxiv")
-    @classmethod
-    def _arxiv(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        arxiv_id, version = identifiers.parse_arxiv(v)
-        return identifiers.format_arxiv(arxiv_id, version)
+    _doi = field_validator("doi")(lambda v: identifiers.doi_or_none(v))
+    _arxiv = field_validator("arxiv")(lambda v: identifiers.arxiv_or_none(v))
 
     @field_validator("openreview_id")
     @classmethod

@@ -70,3 +70,12 @@ def normalize_url(value: str) -> str:
     if parsed.query:
         rebuilt += f"?{parsed.query}"
     return rebuilt
+
+
+def doi_or_none(value: str | None) -> str | None:
+    return normalize_doi(value) if value else None
+
+
+def arxiv_or_none(value: str | None) -> str | None:
+    """Any accepted arXiv form -> '1902.04742v2' (or without version); empty -> None."""
+    return format_arxiv(*parse_arxiv(value)) if value else None

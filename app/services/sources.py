@@ -40,17 +40,8 @@ class SourceFilters(BaseModel):
     citekey: str | None = Field(None, max_length=200, description="Exact citation key.")
     q: str | None = Field(None, max_length=200, description="Substring of the title.")
 
-    @field_validator("doi")
-    @classmethod
-    def _doi(cls, v: str | None) -> str | None:
-        return identifiers.normalize_doi(v) if v else None
-
-    @field_validator("arxiv")
-    @classmethod
-    def _arxiv(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        return identifiers.format_arxiv(*identifiers.parse_arxiv(v))
+    _doi = field_validator("doi")(lambda v: identifiers.doi_or_none(v))
+    _arxiv = field_validator("arxiv")(lambda v: identifiers.arxiv_or_none(v))
 
 
 def _filters(stmt: Select, f: SourceFilters) -> Select:

@@ -123,7 +123,7 @@ def generate(database: Path, scale: float, seed: int) -> dict[str, int]:
                 "citekey": f"src-{sid}",
                 "kind": "paper",
                 "title": works[-1]["title"],
-                "authors": [{"given": "A.", "family": f"Author {zipf_pick(rng, n['actors']) + 1}"}],
+                "authors": [{"given": None, "family": f"Author {zipf_pick(rng, n['actors']) + 1}"}],
                 "et_al": False,
                 "date": date(year, rng.randint(1, 12), 1),
                 "date_precision": "month",
@@ -209,6 +209,17 @@ def generate(database: Path, scale: float, seed: int) -> dict[str, int]:
         }
         for i in range(1, n["events"] + 1)
     ]
+    # What perspectives and tensions rest on (the links the graph follows).
+    rows["perspective_sources"] = [
+        {"perspective_id": p, "source_id": s, "position": k}
+        for p in range(1, n["perspectives"] + 1)
+        for k, s in enumerate(sorted({rng.randint(1, n["sources"]) for _ in range(5)}))
+    ]
+    rows["tension_sources"] = [
+        {"tension_id": t, "source_id": s, "position": k}
+        for t in range(1, n["tensions"] + 1)
+        for k, s in enumerate(sorted({zipf_pick(rng, n["sources"]) + 1 for _ in range(6)}))
+    ]
     rows["thread_items"] = [
         {"thread_id": 1, "source_id": s, "found_via": "bench", "citation_number": k + 1}
         for k, s in enumerate(
@@ -260,6 +271,8 @@ def generate(database: Path, scale: float, seed: int) -> dict[str, int]:
         "tensions",
         "tension_sides",
         "side_claims",
+        "perspective_sources",
+        "tension_sources",
         "timeline_events",
         "thread_items",
         "edges",
