@@ -21,7 +21,17 @@ from app.core.config import Settings
 from app.main import create_app
 from app.services.formats import bibtex, csljson
 
-WORDS = ["learning", "generalization", "memorization", "kernel", "margin", "noise", "scaling", "bound", "network"]
+WORDS = [
+    "learning",
+    "generalization",
+    "memorization",
+    "kernel",
+    "margin",
+    "noise",
+    "scaling",
+    "bound",
+    "network",
+]
 
 
 def records(count: int, seed: int) -> list[dict]:
