@@ -22,6 +22,7 @@ from app.api.routes import (
     sources,
     tensions,
     threads,
+    versions,
     works,
 )
 from app.core.config import Settings, get_settings
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tensions.router,
         events.router,
         threads.router,
+        versions.router,
         edges.router,
         graph.router,
         search.router,

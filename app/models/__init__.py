@@ -11,6 +11,7 @@ from app.models.source import Source, SourceRevision, SourceTag, Work, WorkDisti
 from app.models.tension import Tension, TensionSide, TensionStatusChange
 from app.models.thread import Thread, ThreadItem
 from app.models.timeline import TimelineEvent
+from app.models.version import ThreadCitation, ThreadVersion
 
 __all__ = [
     "Actor",
@@ -31,7 +32,9 @@ __all__ = [
     "TensionSide",
     "TensionStatusChange",
     "Thread",
+    "ThreadCitation",
     "ThreadItem",
+    "ThreadVersion",
     "TimelineEvent",
     "Work",
     "WorkDistinction",

@@ -23,7 +23,8 @@ def _referencing(table: Table) -> list[tuple[Table, Any]]:
     refs = []
     for child in Base.metadata.sorted_tables:
         for fk in child.foreign_keys:
-            if fk.column.table is table and fk.ondelete != "CASCADE" and child is not table:
+            owned = fk.ondelete in ("CASCADE", "SET NULL")  # children, or links that let go
+            if fk.column.table is table and not owned and child is not table:
                 refs.append((child, fk.parent))
     return refs
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -27,7 +27,9 @@ from app.models import (
     TensionSide,
     TensionStatusChange,
     Thread,
+    ThreadCitation,
     ThreadItem,
+    ThreadVersion,
     TimelineEvent,
     Work,
 )
@@ -46,6 +48,8 @@ from app.models.links import (
     tension_sources,
 )
 from app.models.source import SourceCreate
+from app.services import narratives
+from app.services.citations import assign_listing_numbers
 from app.services.refs import dedupe, set_links
 from app.services.sources import set_tags, source_columns
 
@@ -454,6 +458,44 @@ class Loader:
                 )
                 previous = h["status"]
 
+    def version(self, thread: Thread, spec: dict[str, Any] | None) -> None:
+        """The listings keep their numbers; the recorded version is published once."""
+        numbered = {n: s.id for n, s in self.sources_by_listing.items()}
+        before = self.s.scalar(
+            select(func.count())
+            .select_from(ThreadCitation)
+            .where(ThreadCitation.thread_id == thread.id)
+        )
+        assign_listing_numbers(self.s, thread.id, numbered)
+        added = (
+            self.s.scalar(
+                select(func.count())
+                .select_from(ThreadCitation)
+                .where(ThreadCitation.thread_id == thread.id)
+            )
+            or 0
+        ) - (before or 0)
+        if added:
+            self.created["thread_citations"] += added
+        if not spec:
+            return
+        exists = self.s.scalar(
+            select(ThreadVersion.id).where(
+                ThreadVersion.thread_id == thread.id, ThreadVersion.number == spec["number"]
+            )
+        )
+        if exists is None:
+            published = datetime.fromisoformat(spec["published_at"].replace("Z", "+00:00"))
+            narratives.publish(
+                self.s,
+                thread,
+                spec["narrative"].strip(),
+                published,
+                number=spec["number"],
+                item_count=spec["item_count"],
+            )
+            self.created["thread_versions"] += 1
+
     def edges(self, rows: list[dict[str, Any]]) -> None:
         for r in rows:
             from_type, from_id = self.node(r["from"])
@@ -511,6 +553,7 @@ def load_seed(session: Session, seeds_dir: Path) -> dict[str, dict[str, int]]:
     loader.perspectives(thread, thread_doc.get("perspectives") or [])
     loader.tensions(thread, thread_doc.get("tensions") or [])
     loader.edges(thread_doc.get("edges") or [])
+    loader.version(thread, thread_doc["thread"].get("version"))
     session.flush()
     names = sorted(set(loader.created) | set(loader.updated))
     return {n: {"created": loader.created[n], "updated": loader.updated[n]} for n in names}

@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput, NotFound
-from app.models import Edge, Source, Work, WorkDistinction
+from app.models import Edge, Source, ThreadCitation, Work, WorkDistinction
 from app.models.edge import NodeType
 from app.services import identity
 from app.services.changes import mark
@@ -173,6 +173,10 @@ def merge(session: Session, work_ids: list[int], into: int | None) -> tuple[Work
     others = [w for w in ids if w != target]
     moved_sources = list(session.scalars(select(Source.id).where(Source.work_id.in_(others))))
     session.execute(update(Source).where(Source.work_id.in_(others)).values(work_id=target))
+    # Citation numbers belong to works: the merged works' numbers become the target's aliases.
+    session.execute(
+        update(ThreadCitation).where(ThreadCitation.work_id.in_(others)).values(work_id=target)
+    )
     moved_edges = 0
     for side in ("from", "to"):
         type_col, id_col = getattr(Edge, f"{side}_type"), getattr(Edge, f"{side}_id")

@@ -1,0 +1,320 @@
+"""Publishing a version of a thread: a frozen, content-addressed snapshot of its narrative,
+timeline, perspectives, tensions and numbered sources (one entry per work)."""
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.core.errors import InvalidInput, NotFound
+from app.models import (
+    Claim,
+    Evidence,
+    Perspective,
+    Source,
+    Tension,
+    TensionSide,
+    TensionStatusChange,
+    Thread,
+    ThreadItem,
+    ThreadVersion,
+    TimelineEvent,
+)
+from app.models.common import format_partial_date
+from app.services.citations import Numbers
+
+CITATION = re.compile(r"\[(\d{1,9})\]")
+PRECISION_ORDER = {"year": 0, "month": 1, "day": 2}
+
+
+def canonical(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def latest(session: Session, thread_id: int) -> ThreadVersion | None:
+    return session.scalars(
+        select(ThreadVersion)
+        .where(ThreadVersion.thread_id == thread_id)
+        .order_by(ThreadVersion.number.desc())
+        .limit(1)
+    ).first()
+
+
+def get_version(session: Session, thread: Thread, number: int) -> ThreadVersion:
+    version = session.scalars(
+        select(ThreadVersion).where(
+            ThreadVersion.thread_id == thread.id, ThreadVersion.number == number
+        )
+    ).first()
+    if version is None:
+        raise NotFound(f"thread {thread.id} has no version {number}", field="path.number")
+    return version
+
+
+def _thread_sources(session: Session, thread: Thread) -> list[Source]:
+    """The thread's items, plus every source its timeline, perspectives and tensions cite."""
+    ids: set[int] = set(
+        session.scalars(select(ThreadItem.source_id).where(ThreadItem.thread_id == thread.id))
+    )
+    for event in session.scalars(select(TimelineEvent).where(TimelineEvent.thread_id == thread.id)):
+        ids.update(event.source_ids)
+    for p in session.scalars(select(Perspective).where(Perspective.thread_id == thread.id)):
+        ids.update(p.source_ids)
+    for t in session.scalars(select(Tension).where(Tension.thread_id == thread.id)):
+        ids.update(t.source_ids)
+        for side in t.sides:
+            ids.update(side.source_ids)
+    return list(session.scalars(select(Source).where(Source.id.in_(ids)).order_by(Source.id)))
+
+
+def _source_entry(numbers: Numbers, work_id: int, copies: list[Source]) -> dict[str, Any]:
+    first = copies[0]
+    return {
+        "number": numbers.number(work_id),
+        "aliases": numbers.aliases(work_id),
+        "work_id": work_id,
+        "title": first.title,
+        "date": first.date_display,
+        "venue": first.venue,
+        "host": first.host,
+        "copies": [
+            {
+                "source_id": c.id,
+                "title": c.raw_title or c.title,
+                "host": c.host,
+                "url": c.url,
+                "date": c.date_display,
+            }
+            for c in copies
+        ],
+    }
+
+
+def build(
+    session: Session,
+    thread: Thread,
+    number: int,
+    narrative: str,
+    generated: bool,
+    published_at: datetime,
+    item_count: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document of version `number` and the ids it was built from."""
+    sources = _thread_sources(session, thread)
+    by_work: dict[int, list[Source]] = {}
+    for s in sources:
+        by_work.setdefault(s.work_id, []).append(s)
+    numbers = Numbers(session, thread.id)
+    numbers.ensure([(w, copies[0].id) for w, copies in by_work.items()])
+    work_of_source = {s.id: s.work_id for s in sources}
+
+    def cite(source_ids: list[int]) -> list[int]:
+        seen: list[int] = []
+        for sid in source_ids:
+            n = numbers.number(work_of_source[sid]) if sid in work_of_source else None
+            if n is not None and n not in seen:
+                seen.append(n)
+        return seen
+
+    events = sorted(
+        session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.thread_id == thread.id)
+            .options(selectinload(TimelineEvent.sources))
+        ),
+        key=lambda e: (e.date, PRECISION_ORDER[e.date_precision.value], e.position, e.id),
+    )
+    perspectives = session.scalars(
+        select(Perspective)
+        .where(Perspective.thread_id == thread.id)
+        .order_by(Perspective.position, Perspective.id)
+        .options(selectinload(Perspective.evolution), selectinload(Perspective.sources))
+    ).all()
+    tensions = session.scalars(
+        select(Tension)
+        .where(Tension.thread_id == thread.id)
+        .order_by(Tension.position, Tension.id)
+        .options(
+            selectinload(Tension.sides).selectinload(TensionSide.claims),
+            selectinload(Tension.sources),
+        )
+    ).all()
+    claim_ids = sorted(
+        {c.id for t in tensions for side in t.sides for c in side.claims}
+        | {c.id for p in perspectives for c in p.claims}
+    )
+    claims = session.scalars(select(Claim).where(Claim.id.in_(claim_ids)).order_by(Claim.id)).all()
+    evidence = session.scalars(
+        select(Evidence).where(Evidence.claim_id.in_(claim_ids)).order_by(Evidence.id)
+    ).all()
+
+    def evolution(p: Perspective) -> dict[str, Any] | None:
+        entry = next((e for e in p.evolution if e.version == number), None)
+        return {"kind": entry.kind.value, "note": entry.note} if entry else None
+
+    document = {
+        "thread": {"id": thread.id, "slug": thread.slug, "title": thread.title},
+        "version": number,
+        "published_at": published_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "item_count": item_count,
+        "narrative": {"text": narrative, "generated": generated},
+        "timeline": [
+            {
+                "id": e.id,
+                "date": format_partial_date(e.date, e.date_precision),
+                "precision": e.date_precision.value,
+                "text": e.text,
+                "citations": cite(e.source_ids),
+            }
+            for e in events
+        ],
+        "perspectives": [
+            {
+                "id": p.id,
+                "label": p.label,
+                "stance": p.stance,
+                "evolution": evolution(p),
+                "citations": cite(p.source_ids),
+            }
+            for p in perspectives
+        ],
+        "tensions": [
+            {
+                "id": t.id,
+                "title": t.title,
+                "question": t.question,
+                "status": t.status.value,
+                "citations": cite(t.source_ids),
+            }
+            for t in tensions
+        ],
+        "claims": [{"id": c.id, "text": c.text, "status": c.status.value} for c in claims],
+        "evidence": [
+            {
+                "id": e.id,
+                "claim_id": e.claim_id,
+                "relation": e.relation.value,
+                "citation": cite([e.source_id])[0] if e.source_id and cite([e.source_id]) else None,
+            }
+            for e in evidence
+        ],
+        "sources": sorted(
+            (_source_entry(numbers, w, copies) for w, copies in by_work.items()),
+            key=lambda s: s["number"],
+        ),
+    }
+    source_entries: list[dict[str, Any]] = document["sources"]  # type: ignore[assignment]
+    known = {n for s in source_entries for n in [s["number"], *s["aliases"]]}
+    unresolved = sorted({int(n) for n in CITATION.findall(narrative)} - known)
+    if unresolved:
+        raise InvalidInput(
+            f"narrative: citations {unresolved} name no source of this version",
+            field="narrative",
+            details={"unresolved": unresolved},
+        )
+    built_from = {
+        "sources": [s.id for s in sources],
+        "events": [e.id for e in events],
+        "perspectives": [p.id for p in perspectives],
+        "tensions": [t.id for t in tensions],
+        "claims": claim_ids,
+        "evidence": [e.id for e in evidence],
+    }
+    return document, built_from
+
+
+def publish(
+    session: Session,
+    thread: Thread,
+    narrative: str | None,
+    published_at: datetime | None = None,
+    number: int | None = None,
+    item_count: int | None = None,
+) -> ThreadVersion:
+    previous = latest(session, thread.id)
+    number = number or (previous.number + 1 if previous else 1)
+    when = published_at or datetime.now(UTC)
+    count = (
+        item_count
+        if item_count is not None
+        else session.scalar(
+            select(func.count()).select_from(ThreadItem).where(ThreadItem.thread_id == thread.id)
+        )
+        or 0
+    )
+    generated = narrative is None
+    if narrative is None:
+        narrative = draft_digest(session, thread, previous)
+    document, built_from = build(session, thread, number, narrative, generated, when, count)
+    text = canonical(document)
+    version = ThreadVersion(
+        thread_id=thread.id,
+        number=number,
+        published_at=when,
+        item_count=count,
+        generated=generated,
+        content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        document=text,
+        built_from=built_from,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | None) -> str:
+    """A factual change digest since the previous version, with citations, marked generated."""
+    since = previous.published_at if previous else datetime(1970, 1, 1, tzinfo=UTC)
+    before = json.loads(previous.document) if previous else None
+    items = session.scalars(
+        select(ThreadItem).where(ThreadItem.thread_id == thread.id, ThreadItem.added_at > since)
+    ).all()
+    numbers = Numbers(session, thread.id)
+    new_sources = session.scalars(
+        select(Source).where(Source.id.in_([i.source_id for i in items]))
+    ).all()
+    lines = ["*Generated change digest: a list of what changed, not an interpretation.*", ""]
+    by_work = {s.work_id: s for s in new_sources}
+    numbers.ensure([(w, s.id) for w, s in by_work.items()])
+    if by_work:
+        lines.append(f"{len(by_work)} new work(s) in the thread:")
+        for w, s in by_work.items():
+            lines.append(f"- {s.title} [{numbers.number(w)}]")
+        lines.append("")
+    changes = session.execute(
+        select(
+            Tension.title,
+            TensionStatusChange.from_status,
+            TensionStatusChange.to_status,
+            TensionStatusChange.reason,
+        )
+        .join(Tension, Tension.id == TensionStatusChange.tension_id)
+        .where(
+            Tension.thread_id == thread.id,
+            TensionStatusChange.changed_at > since,
+            TensionStatusChange.from_status.is_not(None),
+        )
+        .order_by(TensionStatusChange.changed_at)
+    ).all()
+    for title, old, new, reason in changes:
+        lines.append(
+            f'- Tension "{title}": {old.value if old else "new"} → {new.value} ({reason}).'
+        )
+    events = session.scalars(
+        select(TimelineEvent).where(
+            TimelineEvent.thread_id == thread.id, TimelineEvent.created_at > since
+        )
+    ).all()
+    for e in events:
+        lines.append(
+            f"- New timeline event, {format_partial_date(e.date, e.date_precision)}: {e.text}"
+        )
+    if before is not None and not (by_work or changes or events):
+        lines.append("No new items, tension status changes or events since the last version.")
+    elif before is None and not (by_work or changes or events):
+        lines.append("First version of the thread.")
+    return "\n".join(lines).strip()

@@ -1,0 +1,151 @@
+"""Narrative versions: the seeded Version 6, publishing, immutability, diffs, feed."""
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import feedparser
+
+from tests.helpers import API, post
+
+THREAD = f"{API}/threads/deep-learning-theory-broken"
+
+
+def _md(client, number: int) -> str:  # type: ignore[no-untyped-def]
+    response = client.get(f"{THREAD}/versions/{number}", params={"format": "md"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith(
+        "text/markdown"
+    )
+    return response.text
+
+
+def _section(md: str, name: str, following: str) -> list[str]:
+    lines = md.splitlines()
+    return lines[lines.index(name) + 1 : lines.index(following)]
+
+
+def test_seeded_version_six(seeded):  # type: ignore[no-untyped-def]
+    md = _md(seeded, 6)
+    lines = md.splitlines()
+    assert lines[0].endswith("· history") and lines[1] == "Version 6"
+    assert lines[2] == "2026-04-30 21:09 UTC · 169 items"
+    assert [
+        ln for ln in lines if ln in ("Narrative", "Timeline", "Perspectives", "Tensions", "Sources")
+    ] == ["Narrative", "Timeline", "Perspectives", "Tensions", "Sources"]
+    timeline = _section(md, "Timeline", "Perspectives")
+    assert len(timeline) == 20
+    dates = [re.match(r"- (\d{4}(?:-\d\d){0,2}):", ln).group(1) for ln in timeline]  # type: ignore[union-attr]
+    assert sum(len(d) == 4 for d in dates) == 13 and dates.count("2019-06") == 1
+    assert dates == sorted(dates, key=lambda d: (d[:4], d))  # sorted across precisions
+    perspectives = _section(md, "Perspectives", "Tensions")
+    assert sum(ln.startswith("Evolution:") for ln in perspectives) == 11
+    assert len(_section(md, "Tensions", "Sources")) == 7
+    document = seeded.get(f"{THREAD}/versions/6").json()
+    numbers = {n for s in document["sources"] for n in [s["number"], *s["aliases"]]}
+    assert numbers == set(range(1, 75))  # every listing number resolves (aliases included)
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", md.split("\nSources\n")[0])}
+    assert cited and cited <= numbers
+    nagarajan = next(s for s in document["sources"] if s["number"] == 16)
+    assert nagarajan["aliases"] == [17, 69, 70] and len(nagarajan["copies"]) == 4
+
+
+def test_publish_diff_and_immutability(seeded):  # type: ignore[no-untyped-def]
+    before = {
+        fmt: seeded.get(f"{THREAD}/versions/6", params={"format": fmt}).content
+        for fmt in ("json", "md", "html")
+    }
+    thread_id = seeded.get(THREAD).json()["id"]
+    added = [
+        post(
+            seeded,
+            "/sources",
+            {"title": f"A new paper {i}", "year": 2026},
+        )["id"]
+        for i in range(3)
+    ]
+    for source_id in added:
+        post(seeded, f"/threads/{thread_id}/items", {"source_id": source_id})
+    event = post(
+        seeded,
+        "/events",
+        {"date": "2026-05", "text": "A new event", "thread_id": thread_id, "source_ids": added[:1]},
+    )
+    tension = seeded.get(f"{API}/tensions/memorization-necessity").json()
+    changed = seeded.post(
+        f"{API}/tensions/{tension['id']}/status",
+        json={"status": "narrowing", "reason": "a replication"},
+    )
+    assert changed.status_code == 200
+    published = seeded.post(f"{THREAD}/versions", json={"narrative": "Three new papers [75]."})
+    assert published.status_code == 201, published.text
+    assert published.json()["number"] == 7 and published.json()["item_count"] == 77
+    diff = seeded.get(f"{THREAD}/versions/6/diff/7").json()
+    assert [s["copies"][0]["source_id"] for s in diff["sources_added"]] == added
+    assert [s["number"] for s in diff["sources_added"]] == [75, 76, 77]
+    assert diff["sources_removed"] == []
+    assert [e["id"] for e in diff["timeline_added"]] == [event["id"]]
+    assert diff["tension_status_changes"] == [
+        {"id": tension["id"], "title": tension["title"], "from": "open", "to": "narrowing"}
+    ]
+    assert {p["change"] for p in diff["perspectives"]} == {"unchanged"}
+    assert diff["claims_added"] == [] and diff["evidence_added"] == []
+    assert "+Three new papers [75]." in diff["narrative_diff"]
+    page = seeded.get(f"{THREAD}/versions/6/diff/7", params={"format": "html"})
+    assert page.status_code == 200 and "narrowing" in page.text
+    # Version 6 reads the same bytes after all that.
+    for fmt, content in before.items():
+        assert seeded.get(f"{THREAD}/versions/6", params={"format": fmt}).content == content
+    for method in ("put", "patch", "delete"):
+        response = getattr(seeded, method)(f"{THREAD}/versions/6")
+        assert response.status_code == 405
+
+
+def test_unresolved_citations_and_concurrent_publishes(seeded):  # type: ignore[no-untyped-def]
+    refused = seeded.post(f"{THREAD}/versions", json={"narrative": "See [4] and [999], [1000]."})
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["field"] == "narrative" and error["details"]["unresolved"] == [999, 1000]
+    assert "999" in error["message"]
+
+    def publish(_i: int) -> int:
+        response = seeded.post(f"{THREAD}/versions", json={"narrative": "Nothing new [1]."})
+        assert response.status_code == 201, response.text
+        return int(response.json()["number"])
+
+    with ThreadPoolExecutor(2) as pool:
+        numbers = sorted(pool.map(publish, range(2)))
+    assert numbers == [7, 8]
+
+
+def test_generated_digest(seeded):  # type: ignore[no-untyped-def]
+    thread_id = seeded.get(THREAD).json()["id"]
+    source = post(seeded, "/sources", {"title": "Fresh result on grokking"})
+    post(seeded, f"/threads/{thread_id}/items", {"source_id": source["id"]})
+    published = seeded.post(f"{THREAD}/versions", json={})
+    assert published.status_code == 201 and published.json()["generated"] is True
+    document = seeded.get(f"{THREAD}/versions/7").json()
+    assert document["narrative"]["generated"] is True
+    assert "Fresh result on grokking [75]" in document["narrative"]["text"]
+
+
+def test_feed_and_changes(seeded):  # type: ignore[no-untyped-def]
+    seeded.post(f"{THREAD}/versions", json={"narrative": "Short [2]."})
+    feed = seeded.get(f"{THREAD}/feed.atom")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(feed.content)
+    assert not parsed.bozo and [e.title.split(" ·")[0] for e in parsed.entries] == [
+        "Version 6",
+        "Version 7",
+    ]
+    changes = seeded.get(f"{THREAD}/changes", params={"since": "2026-01-01T00:00:00Z"}).json()
+    assert len(changes["sources_added"]) == 74 and "tension_status_changes" in changes
+    assert seeded.get(f"{THREAD}/changes", params={"since": "not a date"}).status_code == 422
+
+
+def test_timeline_precision_sorting(client):  # type: ignore[no-untyped-def]
+    thread = post(client, "/threads", {"title": "Order"})
+    for date in ("2019-06-01", "2019", "2018-12", "2019-06"):
+        post(client, "/events", {"date": date, "text": f"event {date}", "thread_id": thread["id"]})
+    assert client.post(f"{API}/threads/{thread['id']}/versions", json={}).status_code == 201
+    document = json.loads(client.get(f"{API}/threads/{thread['id']}/versions/1").content)
+    assert [e["date"] for e in document["timeline"]] == ["2018-12", "2019", "2019-06", "2019-06-01"]
