@@ -120,12 +120,49 @@ def test_unresolved_citations_and_concurrent_publishes(seeded):  # type: ignore[
 def test_generated_digest(seeded):  # type: ignore[no-untyped-def]
     thread_id = seeded.get(THREAD).json()["id"]
     source = post(seeded, "/sources", {"title": "Fresh result on grokking"})
-    post(seeded, f"/threads/{thread_id}/items", {"source_id": source["id"]})
+    loose = post(seeded, "/sources", {"title": "Unrelated note"})
+    for s in (source, loose):
+        post(seeded, f"/threads/{thread_id}/items", {"source_id": s["id"]})
+    post(
+        seeded,
+        "/edges",
+        {
+            "from_type": "source",
+            "from_id": source["id"],
+            "relation": "addresses",
+            "to_type": "problem",
+            "to_id": 1,
+        },
+    )
+    tension = seeded.get(f"{API}/tensions/memorization-necessity").json()
+    seeded.patch(
+        f"{API}/tensions/{tension['id']}",
+        json={"source_ids": [*tension["source_ids"], source["id"]]},
+    )
+    perspective = seeded.get(f"{API}/perspectives").json()["items"][0]
+    seeded.patch(
+        f"{API}/perspectives/{perspective['id']}",
+        json={
+            "evolution": [
+                *perspective["evolution"],
+                {"version": 7, "kind": "shifted", "note": "answers a critic"},
+            ]
+        },
+    )
     published = seeded.post(f"{THREAD}/versions", json={})
     assert published.status_code == 201 and published.json()["generated"] is True
     document = seeded.get(f"{THREAD}/versions/7").json()
+    text = document["narrative"]["text"]
     assert document["narrative"]["generated"] is True
-    assert "Fresh result on grokking [75]" in document["narrative"]["text"]
+    problem = seeded.get(f"{API}/problems/1").json()["title"]
+    lines = text.splitlines()
+    for heading in (f"Problem: {problem}:", f"Tension: {tension['title']}:"):
+        assert lines[lines.index(heading) + 1] == "- Fresh result on grokking [75]"
+    not_tied = lines.index("Not yet tied to a problem or tension:")
+    assert lines[not_tied + 1] == "- Unrelated note [76]"
+    assert f"- {perspective['label']}: shifted (answers a critic)" in lines
+    shown = next(p for p in document["perspectives"] if p["id"] == perspective["id"])
+    assert shown["evolution"] == {"kind": "shifted", "note": "answers a critic"}
 
 
 def test_feed_and_changes(seeded):  # type: ignore[no-untyped-def]

@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session, selectinload
 from app.core.errors import InvalidInput, NotFound
 from app.models import (
     Claim,
+    Edge,
     Evidence,
     Perspective,
+    PerspectiveEvolution,
+    Problem,
     Source,
     Tension,
     TensionSide,
@@ -25,6 +28,7 @@ from app.models import (
     TimelineEvent,
 )
 from app.models.common import format_partial_date
+from app.models.edge import NodeType
 from app.services.citations import Numbers
 
 CITATION = re.compile(r"\[(\d{1,9})\]")
@@ -266,25 +270,58 @@ def publish(
     return version
 
 
-def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | None) -> str:
-    """A factual change digest since the previous version, with citations, marked generated."""
-    since = previous.published_at if previous else datetime(1970, 1, 1, tzinfo=UTC)
-    before = json.loads(previous.document) if previous else None
-    items = session.scalars(
-        select(ThreadItem).where(ThreadItem.thread_id == thread.id, ThreadItem.added_at > since)
+def _topics(session: Session, thread: Thread, source_ids: list[int]) -> dict[int, list[str]]:
+    """source id -> the problems it addresses and the thread's tensions that cite it."""
+    topics: dict[int, list[str]] = {sid: [] for sid in source_ids}
+    rows = session.execute(
+        select(Edge.from_id, Problem.title)
+        .join(Problem, Problem.id == Edge.to_id)
+        .where(
+            Edge.from_type == NodeType.source,
+            Edge.from_id.in_(source_ids),
+            Edge.to_type == NodeType.problem,
+        )
     ).all()
+    for sid, title in rows:
+        topics[sid].append(f"Problem: {title}")
+    for t in session.scalars(select(Tension).where(Tension.thread_id == thread.id)):
+        cited = set(t.source_ids) | {i for side in t.sides for i in side.source_ids}
+        for sid in cited & set(source_ids):
+            topics[sid].append(f"Tension: {t.title}")
+    return topics
+
+
+def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | None) -> str:
+    """A factual change digest since the previous version, with citations, marked generated:
+    new works grouped by the problems and tensions they bear on, tension status changes,
+    new timeline events and the perspectives' evolution entries for the new version."""
+    since = previous.published_at if previous else datetime(1970, 1, 1, tzinfo=UTC)
+    number = previous.number + 1 if previous else 1
+    # "New" means not in the previous snapshot (its recorded ids), whatever the timestamps.
+    seen = previous.built_from if previous else {}
+    items = [
+        i
+        for i in session.scalars(select(ThreadItem).where(ThreadItem.thread_id == thread.id))
+        if i.source_id not in set(seen.get("sources", []))
+    ]
     numbers = Numbers(session, thread.id)
     new_sources = session.scalars(
-        select(Source).where(Source.id.in_([i.source_id for i in items]))
+        select(Source).where(Source.id.in_([i.source_id for i in items])).order_by(Source.id)
     ).all()
-    lines = ["*Generated change digest: a list of what changed, not an interpretation.*", ""]
     by_work = {s.work_id: s for s in new_sources}
     numbers.ensure([(w, s.id) for w, s in by_work.items()])
+    lines = [
+        "*Generated change digest: what changed since the last version, not an interpretation.*"
+    ]
     if by_work:
-        lines.append(f"{len(by_work)} new work(s) in the thread:")
+        topics = _topics(session, thread, [s.id for s in by_work.values()])
+        groups: dict[str, list[str]] = {}
         for w, s in by_work.items():
-            lines.append(f"- {s.title} [{numbers.number(w)}]")
-        lines.append("")
+            for topic in topics[s.id] or ["Not yet tied to a problem or tension"]:
+                groups.setdefault(topic, []).append(f"- {s.title} [{numbers.number(w)}]")
+        lines.append(f"New in the thread: {len(by_work)} work(s).")
+        for topic in sorted(groups):
+            lines += [f"{topic}:", *groups[topic]]
     changes = session.execute(
         select(
             Tension.title,
@@ -300,21 +337,39 @@ def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | Non
         )
         .order_by(TensionStatusChange.changed_at)
     ).all()
-    for title, old, new, reason in changes:
-        lines.append(
-            f'- Tension "{title}": {old.value if old else "new"} → {new.value} ({reason}).'
+    if changes:
+        lines.append("Tension status changes:")
+        lines += [
+            f'- "{title}": {old.value if old else "new"} → {new.value} ({reason})'
+            for title, old, new, reason in changes
+        ]
+    events = [
+        e
+        for e in session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.thread_id == thread.id)
+            .order_by(TimelineEvent.date)
         )
-    events = session.scalars(
-        select(TimelineEvent).where(
-            TimelineEvent.thread_id == thread.id, TimelineEvent.created_at > since
-        )
+        if e.id not in set(seen.get("events", []))
+    ]
+    if events:
+        lines.append("New timeline events:")
+        lines += [f"- {format_partial_date(e.date, e.date_precision)}: {e.text}" for e in events]
+    evolutions = session.execute(
+        select(Perspective.label, PerspectiveEvolution.kind, PerspectiveEvolution.note)
+        .join(PerspectiveEvolution, PerspectiveEvolution.perspective_id == Perspective.id)
+        .where(Perspective.thread_id == thread.id, PerspectiveEvolution.version == number)
     ).all()
-    for e in events:
+    if evolutions:
+        lines.append("Perspectives:")
+        lines += [
+            f"- {label}: {kind.value}" + (f" ({note})" if note else "")
+            for label, kind, note in evolutions
+        ]
+    if len(lines) == 1:
         lines.append(
-            f"- New timeline event, {format_partial_date(e.date, e.date_precision)}: {e.text}"
+            "No new works, status changes, events or perspective entries since the last version."
+            if previous
+            else "First version of the thread."
         )
-    if before is not None and not (by_work or changes or events):
-        lines.append("No new items, tension status changes or events since the last version.")
-    elif before is None and not (by_work or changes or events):
-        lines.append("First version of the thread.")
-    return "\n".join(lines).strip()
+    return "\n".join(lines)
