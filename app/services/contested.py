@@ -25,19 +25,44 @@ def score(supporting: int, contesting: int) -> float:
     return 0.0 if supporting == 0 or contesting == 0 else 2 * supporting * contesting / total
 
 
+class Tally:
+    """Evidence counted by side: rows, and the distinct works behind them."""
+
+    def __init__(self, rows: list[tuple[Any, int | None, int | None]] = ()) -> None:  # type: ignore[assignment]
+        self.supports = self.contests = 0
+        self.s_works: set[int] = set()
+        self.c_works: set[int] = set()
+        for relation, _source, work in rows:
+            if relation in SUPPORTING:
+                self.supports += 1
+                if work is not None:
+                    self.s_works.add(work)
+            elif relation in CONTESTING:
+                self.contests += 1
+                if work is not None:
+                    self.c_works.add(work)
+
+    def add(self, other: "Tally") -> "Tally":
+        self.supports += other.supports
+        self.contests += other.contests
+        self.s_works |= other.s_works
+        self.c_works |= other.c_works
+        return self
+
+    def summary(self) -> dict[str, Any]:
+        s, c = len(self.s_works), len(self.c_works)
+        return {
+            "supports": self.supports,
+            "contests": self.contests,
+            "supporting_works": s,
+            "contesting_works": c,
+            "score": round(score(s, c), 4),
+        }
+
+
 def summarize(rows: list[tuple[Any, int | None, int | None]]) -> dict[str, Any]:
     """rows: (relation, source id, work id) of a claim's (or a side's) evidence."""
-    supports = [r for r in rows if r[0] in SUPPORTING]
-    contests = [r for r in rows if r[0] in CONTESTING]
-    s_works = {r[2] for r in supports if r[2] is not None}
-    c_works = {r[2] for r in contests if r[2] is not None}
-    return {
-        "supports": len(supports),
-        "contests": len(contests),
-        "supporting_works": len(s_works),
-        "contesting_works": len(c_works),
-        "score": round(score(len(s_works), len(c_works)), 4),
-    }
+    return Tally(rows).summary()
 
 
 def evidence_by_claim(

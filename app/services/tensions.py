@@ -1,6 +1,7 @@
 """Tensions: sides, cited sources and a dated, justified status history."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Select
@@ -162,10 +163,22 @@ def change_status(session: Session, tension: Tension, data: TensionStatusChangeI
 def publish_tensions(session: Session, rows: list[Tension]) -> list[TensionPublic]:
     """Tensions with, per side, its claims and perspectives and the evidence on its claims."""
     claim_ids = sorted({c.id for t in rows for side in t.sides for c in side.claims})
-    evidence = contested.evidence_by_claim(session, claim_ids)
+    # One tally per claim, reused by every side that names it (popular claims have many).
+    tallies = {
+        cid: contested.Tally(ev)
+        for cid, ev in contested.evidence_by_claim(session, claim_ids).items()
+    }
+    summaries = {cid: tally.summary() for cid, tally in tallies.items()}
+    empty = contested.Tally().summary()
+
+    def side_tally(side: TensionSide) -> dict[str, Any]:
+        total = contested.Tally()
+        for c in side.claims:
+            if c.id in tallies:
+                total.add(tallies[c.id])
+        return total.summary()
 
     def side_out(side: TensionSide) -> SidePublic:
-        side_rows = [e for c in side.claims for e in evidence.get(c.id, [])]
         return SidePublic(
             id=side.id,
             label=side.label,
@@ -178,14 +191,14 @@ def publish_tensions(session: Session, rows: list[Tension]) -> list[TensionPubli
                     slug=c.slug,
                     text=c.text,
                     status=str(c.status.value),
-                    evidence_summary=contested.summarize(evidence.get(c.id, [])),
+                    evidence_summary=summaries.get(c.id, empty),
                 )
                 for c in side.claims
             ],
             perspectives=[
                 PerspectiveBrief(id=p.id, slug=p.slug, label=p.label) for p in side.perspectives
             ],
-            evidence=contested.summarize(side_rows),
+            evidence=side_tally(side),
         )
 
     return [
