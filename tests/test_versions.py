@@ -21,17 +21,18 @@ def _md(client, number: int) -> str:  # type: ignore[no-untyped-def]
 
 def _section(md: str, name: str, following: str) -> list[str]:
     lines = md.splitlines()
-    return lines[lines.index(name) + 1 : lines.index(following)]
+    body = lines[lines.index(f"## {name}") + 1 : lines.index(f"## {following}")]
+    return [ln for ln in body if ln.strip()]
 
 
 def test_seeded_version_six(seeded):  # type: ignore[no-untyped-def]
     md = _md(seeded, 6)
     lines = md.splitlines()
-    assert lines[0].endswith("· history") and lines[1] == "Version 6"
-    assert lines[2] == "2026-04-30 21:09 UTC · 169 items"
-    assert [
-        ln for ln in lines if ln in ("Narrative", "Timeline", "Perspectives", "Tensions", "Sources")
-    ] == ["Narrative", "Timeline", "Perspectives", "Tensions", "Sources"]
+    header = [ln for ln in lines[:6] if ln]
+    assert header[0].startswith("# ") and header[0].endswith("· history")
+    assert header[1:] == ["Version 6", "2026-04-30 21:09 UTC · 169 items"]
+    sections = [ln[3:] for ln in lines if ln.startswith("## ")]
+    assert sections == ["Narrative", "Timeline", "Perspectives", "Tensions", "Sources"]
     timeline = _section(md, "Timeline", "Perspectives")
     assert len(timeline) == 20
     dates = [re.match(r"- (\d{4}(?:-\d\d){0,2}):", ln).group(1) for ln in timeline]  # type: ignore[union-attr]
@@ -39,11 +40,12 @@ def test_seeded_version_six(seeded):  # type: ignore[no-untyped-def]
     assert dates == sorted(dates, key=lambda d: (d[:4], d))  # sorted across precisions
     perspectives = _section(md, "Perspectives", "Tensions")
     assert sum(ln.startswith("Evolution:") for ln in perspectives) == 11
+    assert sum(ln.startswith("### ") for ln in perspectives) == 11
     assert len(_section(md, "Tensions", "Sources")) == 7
     document = seeded.get(f"{THREAD}/versions/6").json()
     numbers = {n for s in document["sources"] for n in [s["number"], *s["aliases"]]}
     assert numbers == set(range(1, 75))  # every listing number resolves (aliases included)
-    cited = {int(n) for n in re.findall(r"\[(\d+)\]", md.split("\nSources\n")[0])}
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", md.split("\n## Sources\n")[0])}
     assert cited and cited <= numbers
     nagarajan = next(s for s in document["sources"] if s["number"] == 16)
     assert nagarajan["aliases"] == [17, 69, 70] and len(nagarajan["copies"]) == 4
@@ -176,6 +178,8 @@ def test_feed_and_changes(seeded):  # type: ignore[no-untyped-def]
     ]
     changes = seeded.get(f"{THREAD}/changes", params={"since": "2026-01-01T00:00:00Z"}).json()
     assert len(changes["sources_added"]) == 74 and "tension_status_changes" in changes
+    later = seeded.get(f"{THREAD}/changes", params={"since": "2026-05-01T00:00:00Z"}).json()
+    assert later["sources_added"] == [] and later["timeline_added"] == []
     assert seeded.get(f"{THREAD}/changes", params={"since": "not a date"}).status_code == 422
 
 
@@ -186,3 +190,110 @@ def test_timeline_precision_sorting(client):  # type: ignore[no-untyped-def]
     assert client.post(f"{API}/threads/{thread['id']}/versions", json={}).status_code == 201
     document = json.loads(client.get(f"{API}/threads/{thread['id']}/versions/1").content)
     assert [e["date"] for e in document["timeline"]] == ["2018-12", "2019", "2019-06", "2019-06-01"]
+
+
+def test_numbers_are_never_reused_and_items_agree(seeded):  # type: ignore[no-untyped-def]
+    thread_id = seeded.get(THREAD).json()["id"]
+    first = post(seeded, "/sources", {"title": "Doomed paper"})
+    post(seeded, f"/threads/{thread_id}/items", {"source_id": first["id"]})
+    copy = post(
+        seeded, "/sources", {"title": "Another copy of listing 16", "arxiv": "1902.04742v9"}
+    )
+    item = post(seeded, f"/threads/{thread_id}/items", {"source_id": copy["id"]})
+    assert item["citation_number"] == 16  # a copy takes its work's number
+    assert seeded.post(f"{THREAD}/versions", json={"narrative": "Doomed [75]."}).status_code == 201
+    assert (
+        seeded.delete(f"{API}/works/{first['work_id']}", params={"cascade": True}).status_code
+        == 204
+    )
+    fresh = post(seeded, "/sources", {"title": "Brand new"})
+    item = post(seeded, f"/threads/{thread_id}/items", {"source_id": fresh["id"]})
+    assert item["citation_number"] == 76  # 75 stays retired
+    published = seeded.post(f"{THREAD}/versions", json={"narrative": "New [76]; old [75]."})
+    assert published.status_code == 422 and published.json()["error"]["details"]["unresolved"] == [
+        75
+    ]
+    assert seeded.post(f"{THREAD}/versions", json={"narrative": "New [76]."}).status_code == 201
+    listed = {
+        i["source_id"]: i["citation_number"]
+        for i in seeded.get(f"{API}/threads/{thread_id}/items", params={"limit": 500}).json()[
+            "items"
+        ]
+    }
+    document = seeded.get(f"{THREAD}/versions/8").json()
+    numbers = {c["source_id"]: s["number"] for s in document["sources"] for c in s["copies"]}
+    assert listed[fresh["id"]] == numbers[fresh["id"]] == 76
+
+
+def test_diff_across_versions_merges_and_evidence(seeded):  # type: ignore[no-untyped-def]
+    perspective = seeded.get(f"{API}/perspectives").json()["items"][0]
+    seeded.patch(
+        f"{API}/perspectives/{perspective['id']}",
+        json={
+            "evolution": [
+                *perspective["evolution"],
+                {"version": 7, "kind": "shifted", "note": "moved"},
+            ]
+        },
+    )
+    assert seeded.post(f"{THREAD}/versions", json={"narrative": "v7 [1]."}).status_code == 201
+    source = seeded.get(f"{API}/threads/deep-learning-theory-broken/items").json()["items"][0]
+    claim = post(seeded, "/claims", {"text": "A claim from a thread source", "kind": "empirical"})
+    evidence = post(
+        seeded,
+        "/evidence",
+        {"claim_id": claim["id"], "source_id": source["source_id"], "relation": "supports"},
+    )
+    listings = {
+        i["citation_number"]: i["source_id"]
+        for i in seeded.get(
+            f"{API}/threads/deep-learning-theory-broken/items", params={"limit": 500}
+        ).json()["items"]
+    }
+    works = [seeded.get(f"{API}/sources/{listings[n]}").json()["work_id"] for n in (9, 10)]
+    merged = seeded.post(f"{API}/works/merge", json={"work_ids": works, "into": works[0]})
+    assert merged.status_code == 200
+    assert seeded.post(f"{THREAD}/versions", json={"narrative": "v8 [1]."}).status_code == 201
+    diff = seeded.get(f"{THREAD}/versions/6/diff/8").json()
+    change = next(p for p in diff["perspectives"] if p["id"] == perspective["id"])
+    assert change["change"] == "shifted"  # from version 7, seen across 6 → 8
+    assert [c["id"] for c in diff["claims_added"]] == [claim["id"]]
+    assert [e["id"] for e in diff["evidence_added"]] == [evidence["id"]]
+    assert diff["sources_removed"] == [] and diff["sources_merged"] == [{"number": 10, "into": 9}]
+    assert seeded.get(f"{THREAD}/versions/8/diff/6").status_code == 422
+    assert seeded.get(f"{THREAD}/versions/6/diff/6").status_code == 422
+
+
+def test_narrative_and_time_checks(seeded):  # type: ignore[no-untyped-def]
+    for narrative, unresolved in (
+        ("See [01].", "01"),
+        ("See [1234567890123].", 1234567890123),
+        ("See [0].", 0),
+    ):
+        response = seeded.post(f"{THREAD}/versions", json={"narrative": narrative})
+        assert response.status_code == 422
+        assert response.json()["error"]["details"]["unresolved"] == [unresolved]
+    assert seeded.post(f"{THREAD}/versions", json={"narrative": "   "}).status_code == 422
+    early = seeded.post(
+        f"{THREAD}/versions", json={"narrative": "x [1].", "published_at": "2026-01-01T00:00:00Z"}
+    )
+    assert early.status_code == 422 and early.json()["error"]["field"] == "published_at"
+    late = seeded.post(
+        f"{THREAD}/versions", json={"narrative": "x [1].", "published_at": "2099-01-01T00:00:00Z"}
+    )
+    assert late.status_code == 422
+    thread_id = seeded.get(THREAD).json()["id"]
+    refused = seeded.delete(f"{API}/threads/{thread_id}", params={"cascade": True})
+    assert refused.status_code == 409 and "immutable" in refused.json()["error"]["message"]
+    assert seeded.get(f"{THREAD}/versions/6").status_code == 200
+
+
+def test_many_concurrent_publishes(seeded):  # type: ignore[no-untyped-def]
+    def publish(_i: int) -> int:
+        response = seeded.post(f"{THREAD}/versions", json={"narrative": "Again [2]."})
+        assert response.status_code == 201, response.text
+        return int(response.json()["number"])
+
+    with ThreadPoolExecutor(8) as pool:
+        numbers = sorted(pool.map(publish, range(8)))
+    assert numbers == list(range(7, 15))

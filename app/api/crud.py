@@ -119,6 +119,8 @@ def crud_router(res: Resource, *, tag: str) -> APIRouter:
     def delete_item(session: SessionDep, ref: Ref, cascade: Cascade = False) -> None:
         def change() -> None:
             row = get_row(session, res, ref)
+            if res.before_delete is not None:
+                res.before_delete(session, row)
             delete_row(session, row, cascade)
             if res.after_delete is not None:
                 res.after_delete(session, row)

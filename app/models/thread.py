@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ConfigDict, Field
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Timestamped, utcnow
@@ -39,12 +39,9 @@ class ThreadItem(Base):
     """A source in a thread, with how it was found and its citation number there."""
 
     __tablename__ = "thread_items"
-    __table_args__ = (UniqueConstraint("thread_id", "citation_number"),)
-
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True, index=True)
     found_via: Mapped[str | None] = mapped_column(String(200))
-    citation_number: Mapped[int | None] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -88,7 +85,13 @@ class ThreadItemCreate(CreateModel):
     )
     source_id: Id
     found_via: str | None = Field(None, max_length=200, description="Default: the thread's tag.")
-    citation_number: int | None = Field(None, ge=1, description="Default: the next free number.")
+    citation_number: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Give the source this citation number in the thread (it must be free); "
+        "default: its work's number, or the next one.",
+    )
 
 
 class ThreadItemPublic(ORMModel):
@@ -109,5 +112,5 @@ class ThreadItemPublic(ORMModel):
     thread_id: Id
     source_id: Id
     found_via: str | None
-    citation_number: int | None
+    citation_number: int | None = Field(None, description="The source's number in the thread.")
     added_at: UTCDateTime

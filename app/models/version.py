@@ -20,7 +20,9 @@ class ThreadCitation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
-    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"), index=True)
+    work_id: Mapped[int | None] = mapped_column(
+        ForeignKey("works.id", ondelete="SET NULL"), index=True
+    )
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
 
 

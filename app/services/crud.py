@@ -40,6 +40,8 @@ class Resource:
     custom_list: Callable[[Session, Any, int, int], dict[str, Any] | None] | None = None
     # The resource's routes define POST themselves (e.g. sources take one or many).
     custom_create: bool = False
+    # Optional: refuse a delete (raise) before anything happens.
+    before_delete: Callable[[Session, Any], None] | None = None
     # Optional: tidy up after a row is deleted (e.g. drop a work left without copies).
     after_delete: Callable[[Session, Any], None] | None = None
 

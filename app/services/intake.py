@@ -28,6 +28,7 @@ from app.models.common import SourceKind
 from app.models.source import SourceCreate
 from app.services import identity
 from app.services.changes import mark
+from app.services.citations import Numbers
 from app.services.sources import source_columns
 
 MAX_ITEMS = 10_000
@@ -305,26 +306,21 @@ class Intake:
         ]
 
     def _add_to_thread(self, thread: Thread, source_ids: list[int], found_via: str | None) -> None:
-        top = (
-            self.s.scalar(
-                select(func.max(ThreadItem.citation_number)).where(
-                    ThreadItem.thread_id == thread.id
-                )
-            )
-            or 0
-        )
         self.s.execute(
             insert(ThreadItem),
             [
                 {
                     "thread_id": thread.id,
                     "source_id": sid,
-                    "citation_number": top + n + 1,
                     "found_via": found_via or thread.found_via,
                 }
-                for n, sid in enumerate(source_ids)
+                for sid in source_ids
             ],
         )
+        works = dict(
+            self.s.execute(select(Source.id, Source.work_id).where(Source.id.in_(source_ids))).all()
+        )
+        Numbers(self.s, thread.id).ensure([(works[sid], sid) for sid in source_ids])
 
 
 def ingest(

@@ -4,7 +4,7 @@ timeline, perspectives, tensions and numbered sources (one entry per work)."""
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,7 +31,7 @@ from app.models.common import format_partial_date
 from app.models.edge import NodeType
 from app.services.citations import Numbers
 
-CITATION = re.compile(r"\[(\d{1,9})\]")
+CITATION = re.compile(r"\[([0-9]+)\]")
 PRECISION_ORDER = {"year": 0, "month": 1, "day": 2}
 
 
@@ -147,9 +147,13 @@ def build(
             selectinload(Tension.sources),
         )
     ).all()
+    # The thread's claims: on a tension side, held by a perspective, or with evidence from
+    # one of the thread's sources.
+    source_ids = [s.id for s in sources]
     claim_ids = sorted(
         {c.id for t in tensions for side in t.sides for c in side.claims}
         | {c.id for p in perspectives for c in p.claims}
+        | set(session.scalars(select(Evidence.claim_id).where(Evidence.source_id.in_(source_ids))))
     )
     claims = session.scalars(select(Claim).where(Claim.id.in_(claim_ids)).order_by(Claim.id)).all()
     evidence = session.scalars(
@@ -182,6 +186,11 @@ def build(
                 "label": p.label,
                 "stance": p.stance,
                 "evolution": evolution(p),
+                "evolution_history": [
+                    {"version": e.version, "kind": e.kind.value, "note": e.note}
+                    for e in p.evolution
+                    if e.version <= number
+                ],
                 "citations": cite(p.source_ids),
             }
             for p in perspectives
@@ -213,12 +222,16 @@ def build(
     }
     source_entries: list[dict[str, Any]] = document["sources"]  # type: ignore[assignment]
     known = {n for s in source_entries for n in [s["number"], *s["aliases"]]}
-    unresolved = sorted({int(n) for n in CITATION.findall(narrative)} - known)
+    # "[01]" or a 12-digit number never names a source: compare the digits as written.
+    written = {str(k) for k in known}
+    unresolved = sorted(
+        {n for n in CITATION.findall(narrative) if n not in written}, key=lambda n: (len(n), n)
+    )
     if unresolved:
         raise InvalidInput(
-            f"narrative: citations {unresolved} name no source of this version",
+            f"narrative: {', '.join(f'[{n}]' for n in unresolved)} name no source of this version",
             field="narrative",
-            details={"unresolved": unresolved},
+            details={"unresolved": [int(n) if n == str(int(n)) else n for n in unresolved]},
         )
     built_from = {
         "sources": [s.id for s in sources],
@@ -231,6 +244,27 @@ def build(
     return document, built_from
 
 
+def _check_narrative(narrative: str | None) -> None:
+    if narrative is not None and not narrative.strip():
+        raise InvalidInput(
+            "narrative: empty; leave it out to get a generated change digest", field="narrative"
+        )
+
+
+def _check_time(previous: ThreadVersion | None, when: datetime) -> None:
+    if previous is not None and when < _utc(previous.published_at):
+        raise InvalidInput(
+            f"published_at: before version {previous.number} ({_utc(previous.published_at)})",
+            field="published_at",
+        )
+    if when > datetime.now(UTC) + timedelta(minutes=5):
+        raise InvalidInput("published_at: may not lie in the future", field="published_at")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def publish(
     session: Session,
     thread: Thread,
@@ -239,9 +273,13 @@ def publish(
     number: int | None = None,
     item_count: int | None = None,
 ) -> ThreadVersion:
+    # One publisher per thread at a time (a row lock on PostgreSQL; SQLite writes are serial).
+    session.execute(select(Thread.id).where(Thread.id == thread.id).with_for_update())
+    _check_narrative(narrative)
     previous = latest(session, thread.id)
     number = number or (previous.number + 1 if previous else 1)
     when = published_at or datetime.now(UTC)
+    _check_time(previous, when)
     count = (
         item_count
         if item_count is not None

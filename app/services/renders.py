@@ -30,26 +30,33 @@ def _stamp(doc: dict[str, Any]) -> str:
 
 
 def markdown(version: ThreadVersion) -> str:
-    """The layout of the thread history document: title, Version N, timestamp and item
-    count, Narrative, Timeline, Perspectives with Evolution lines, Tensions, Sources."""
+    """The layout of the thread history document, as Markdown: title, Version N, timestamp and
+    item count, then the sections Narrative, Timeline, Perspectives (each with its Evolution
+    line), Tensions and Sources."""
     doc = json.loads(version.document)
     out = [
-        f"{doc['thread']['title']} · history",
+        f"# {doc['thread']['title']} · history",
+        "",
         f"Version {doc['version']}",
+        "",
         f"{_stamp(doc)} · {doc['item_count']} items",
-        "Narrative",
+        "",
+        "## Narrative",
+        "",
     ]
-    out += [p for p in doc["narrative"]["text"].split("\n") if p.strip()]
-    out.append("Timeline")
+    for paragraph in doc["narrative"]["text"].split("\n"):
+        if paragraph.strip():
+            out += [paragraph, ""]
+    out += ["## Timeline", ""]
     out += [
         f"- {e['date']}: {e['text']} {_cites(e['citations'])}".rstrip() for e in doc["timeline"]
     ]
-    out.append("Perspectives")
+    out += ["", "## Perspectives", ""]
     for p in doc["perspectives"]:
-        out += [p["label"], p["stance"], _evolution_line(p["evolution"])]
-    out.append("Tensions")
+        out += [f"### {p['label']}", "", p["stance"], "", _evolution_line(p["evolution"]), ""]
+    out += ["## Tensions", ""]
     out += [f"- {t['question']} {_cites(t['citations'])}".rstrip() for t in doc["tensions"]]
-    out.append("Sources")
+    out += ["", "## Sources", ""]
     for s in doc["sources"]:
         where = " — ".join(x for x in (s.get("venue") or s.get("host"), s.get("date")) if x)
         alias = (
@@ -109,34 +116,46 @@ def html_page(version: ThreadVersion) -> str:
 
 
 def diff(a: ThreadVersion, b: ThreadVersion) -> dict[str, Any]:
+    """What changed from version a to a later version b (numbers compared as works)."""
     da, db = json.loads(a.document), json.loads(b.document)
 
     def keyed(doc: dict[str, Any], section: str, key: str = "id") -> dict[Any, dict[str, Any]]:
         return {item[key]: item for item in doc[section]}
 
     sa, sb = keyed(da, "sources", "number"), keyed(db, "sources", "number")
+    aliases_b = {n: s["number"] for s in db["sources"] for n in s["aliases"]}
     ta, tb = keyed(da, "tensions"), keyed(db, "tensions")
+    pa = keyed(da, "perspectives")
+
+    def change(p: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        if p["id"] not in pa:
+            return "new", p["evolution"]
+        entries = [e for e in p.get("evolution_history", []) if a.number < e["version"] <= b.number]
+        if not entries:
+            return "unchanged", None
+        last = max(entries, key=lambda e: e["version"])
+        return last["kind"], {"kind": last["kind"], "note": last["note"]}
+
+    perspectives = []
+    for p in db["perspectives"]:
+        kind, entry = change(p)
+        perspectives.append(
+            {"id": p["id"], "label": p["label"], "change": kind, "evolution": entry}
+        )
+    gone = sorted(set(sa) - set(sb))
     return {
         "thread_id": b.thread_id,
+        "title": db["thread"]["title"],
         "from": a.number,
         "to": b.number,
         "sources_added": [sb[n] for n in sorted(set(sb) - set(sa))],
-        "sources_removed": [sa[n] for n in sorted(set(sa) - set(sb))],
+        "sources_removed": [sa[n] for n in gone if n not in aliases_b],
+        "sources_merged": [{"number": n, "into": aliases_b[n]} for n in gone if n in aliases_b],
         "timeline_added": [e for e in db["timeline"] if e["id"] not in keyed(da, "timeline")],
         "timeline_removed": [e for e in da["timeline"] if e["id"] not in keyed(db, "timeline")],
         "claims_added": [c for c in db["claims"] if c["id"] not in keyed(da, "claims")],
         "evidence_added": [e for e in db["evidence"] if e["id"] not in keyed(da, "evidence")],
-        "perspectives": [
-            {
-                "id": p["id"],
-                "label": p["label"],
-                "change": "new"
-                if p["id"] not in keyed(da, "perspectives")
-                else ("unchanged" if p["evolution"] is None else p["evolution"]["kind"]),
-                "evolution": p["evolution"],
-            }
-            for p in db["perspectives"]
-        ],
+        "perspectives": perspectives,
         "tension_status_changes": [
             {"id": i, "title": tb[i]["title"], "from": ta[i]["status"], "to": tb[i]["status"]}
             for i in sorted(set(ta) & set(tb))
@@ -173,7 +192,7 @@ def _show_status(t: dict[str, Any]) -> str:
     return f"{t['title']}: {t['from']} → {t['to']}"
 
 
-def diff_html(d: dict[str, Any], title: str) -> str:
+def diff_html(d: dict[str, Any]) -> str:
     def items(rows: list[dict[str, Any]], show: Any) -> str:
         return "".join(f"<li>{html.escape(show(r))}</li>" for r in rows) or "<li>none</li>"
 
@@ -192,7 +211,7 @@ def diff_html(d: dict[str, Any], title: str) -> str:
         ("Tension status changes", d["tension_status_changes"], _show_status),
     ]
     body = "".join(f"<h2>{name}</h2><ul>{items(rows, show)}</ul>" for name, rows, show in sections)
-    head = html.escape(title)
+    head = html.escape(d["title"])
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{head}: version {d['from']} → {d['to']}</title>"
@@ -205,7 +224,7 @@ def diff_html(d: dict[str, Any], title: str) -> str:
 
 def atom_feed(title: str, thread_id: int, versions: list[ThreadVersion], base_url: str) -> bytes:
     feed = FeedGenerator()
-    feed.id(f"{base_url}/api/v1/threads/{thread_id}/feed.atom")
+    feed.id(f"urn:theory-atlas:thread:{thread_id}")
     feed.title(f"{title}: versions")
     feed.link(href=f"{base_url}/api/v1/threads/{thread_id}/feed.atom", rel="self")
     feed.link(href=f"{base_url}/api/v1/threads/{thread_id}/versions", rel="alternate")

@@ -61,8 +61,10 @@ class SeedError(ValueError):
 
 
 class Loader:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, stamp: datetime | None = None) -> None:
         self.s = session
+        # Rows the seed creates are dated as of the recorded version they belong to.
+        self.stamp = stamp
         self.created: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
         self.sources_by_key: dict[str, Source] = {}
@@ -75,6 +77,10 @@ class Loader:
         row = self.s.scalars(select(model).filter_by(**lookup)).first()
         if row is None:
             row = model(**lookup, **values)
+            if self.stamp is not None:
+                for column in ("created_at", "updated_at", "added_at"):
+                    if hasattr(row, column):
+                        setattr(row, column, self.stamp)
             self.s.add(row)
             self.s.flush()
             self.created[name] += 1
@@ -329,10 +335,7 @@ class Loader:
             self.upsert(
                 ThreadItem,
                 {"thread_id": thread.id, "source_id": source.id},
-                {
-                    "found_via": r.get("found_via") or t.get("found_via"),
-                    "citation_number": int(r["listing"]),
-                },
+                {"found_via": r.get("found_via") or t.get("found_via")},
             )
         return thread
 
@@ -540,7 +543,13 @@ def read_seed_files(seeds_dir: Path) -> dict[str, Any]:
 def load_seed(session: Session, seeds_dir: Path) -> dict[str, dict[str, int]]:
     """Load or refresh the seed debate; returns created/updated counts per table."""
     docs = read_seed_files(seeds_dir)
-    loader = Loader(session)
+    version = docs["thread"]["thread"].get("version") or {}
+    stamp = (
+        datetime.fromisoformat(version["published_at"].replace("Z", "+00:00"))
+        if version.get("published_at")
+        else None
+    )
+    loader = Loader(session, stamp)
     loader.actors(docs["actors"])
     loader.problems(docs["problems"])
     loader.sources(docs["sources"])

@@ -5,9 +5,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, NotFound
-from app.models import Source, Thread, ThreadItem
+from app.models import Source, Thread, ThreadItem, ThreadVersion
 from app.models.common import Id
 from app.models.thread import ThreadCreate, ThreadItemCreate, ThreadPublic, ThreadUpdate
+from app.services.citations import Numbers
 from app.services.crud import Resource
 from app.services.refs import assign, contains, require_id, unique_slug
 
@@ -43,32 +44,15 @@ def add_item(session: Session, thread: Thread, data: ThreadItemCreate) -> Thread
         raise Conflict(
             f"source {data.source_id} is already an item of thread {thread.id}", field="source_id"
         )
-    number = data.citation_number
-    if number is None:
-        number = (
-            session.scalar(
-                select(func.max(ThreadItem.citation_number)).where(
-                    ThreadItem.thread_id == thread.id
-                )
-            )
-            or 0
-        ) + 1
-    elif (
-        session.scalar(
-            select(ThreadItem.source_id).where(
-                ThreadItem.thread_id == thread.id, ThreadItem.citation_number == number
-            )
-        )
-        is not None
-    ):
-        raise Conflict(
-            f"citation number {number} is taken in thread {thread.id}", field="citation_number"
-        )
+    source = session.get(Source, data.source_id)
+    assert source is not None
+    numbers = Numbers(session, thread.id)
+    if data.citation_number is not None:
+        numbers.reserve(data.citation_number, source.work_id, source.id)
+    else:
+        numbers.ensure([(source.work_id, source.id)])
     item = ThreadItem(
-        thread_id=thread.id,
-        source_id=data.source_id,
-        found_via=data.found_via or thread.found_via,
-        citation_number=number,
+        thread_id=thread.id, source_id=data.source_id, found_via=data.found_via or thread.found_via
     )
     session.add(item)
     session.flush()
@@ -85,6 +69,24 @@ def remove_item(session: Session, thread: Thread, source_id: Id) -> None:
     session.flush()
 
 
+def refuse_if_published(session: Session, thread: Thread) -> None:
+    """Published versions are immutable, so a thread that has some cannot be deleted."""
+    count = (
+        session.scalar(
+            select(func.count())
+            .select_from(ThreadVersion)
+            .where(ThreadVersion.thread_id == thread.id)
+        )
+        or 0
+    )
+    if count:
+        raise Conflict(
+            f"thread {thread.id} has {count} published version(s), which are "
+            "immutable; it cannot be deleted",
+            field="id",
+        )
+
+
 RESOURCE = Resource(
     name="thread",
     plural="threads",
@@ -97,4 +99,5 @@ RESOURCE = Resource(
     filters_schema=ThreadFilters,
     apply_filters=_filters,
     sortable={"title": Thread.title, "created_at": Thread.created_at},
+    before_delete=refuse_if_published,
 )

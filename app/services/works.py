@@ -238,6 +238,10 @@ def split(session: Session, work: Work, source_ids: list[int], title: str | None
     session.add(new)
     session.flush()
     session.execute(update(Source).where(Source.id.in_(ids)).values(work_id=new.id))
+    # A number first given to a moved copy follows it to its new work.
+    session.execute(
+        update(ThreadCitation).where(ThreadCitation.source_id.in_(ids)).values(work_id=new.id)
+    )
     session.flush()
     mark(session, [("source", s) for s in ids] + [("work", work.id), ("work", new.id)])
     return new

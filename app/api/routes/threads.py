@@ -10,6 +10,7 @@ from app.api.deps import Limit, Offset, SessionDep
 from app.models import ThreadItem
 from app.models.common import MAX_ID, Page
 from app.models.thread import ThreadItemCreate, ThreadItemPublic
+from app.services.citations import number_of_sources
 from app.services.crud import get_row, page
 from app.services.threads import RESOURCE, add_item, remove_item
 
@@ -27,14 +28,18 @@ def list_items(session: SessionDep, ref: ThreadRef, limit: Limit = 50, offset: O
     thread = get_row(session, RESOURCE, ref)
     where = ThreadItem.thread_id == thread.id
     total = session.scalar(select(func.count()).select_from(ThreadItem).where(where)) or 0
-    rows = session.scalars(
-        select(ThreadItem)
-        .where(where)
-        .order_by(ThreadItem.citation_number.asc().nulls_last(), ThreadItem.source_id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return page([ThreadItemPublic.model_validate(r) for r in rows], total, limit, offset)
+    rows = session.scalars(select(ThreadItem).where(where)).all()
+    numbers = number_of_sources(session, thread.id, [r.source_id for r in rows])
+    public = sorted(
+        (
+            ThreadItemPublic.model_validate(r).model_copy(
+                update={"citation_number": numbers[r.source_id]}
+            )
+            for r in rows
+        ),
+        key=lambda i: (i.citation_number is None, i.citation_number or 0, i.source_id),
+    )
+    return page(public[offset : offset + limit], total, limit, offset)
 
 
 @router.post(
@@ -47,8 +52,10 @@ def post_item(
     session: SessionDep, ref: ThreadRef, body: Annotated[ThreadItemCreate, Body()]
 ) -> Any:
     def change() -> ThreadItemPublic:
-        item = add_item(session, get_row(session, RESOURCE, ref), body)
-        return ThreadItemPublic.model_validate(item)
+        thread = get_row(session, RESOURCE, ref)
+        item = add_item(session, thread, body)
+        number = number_of_sources(session, thread.id, [item.source_id])[item.source_id]
+        return ThreadItemPublic.model_validate(item).model_copy(update={"citation_number": number})
 
     return write(session, change)
 
