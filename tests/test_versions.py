@@ -151,10 +151,17 @@ def test_generated_digest(seeded):  # type: ignore[no-untyped-def]
             ]
         },
     )
+    claim = post(seeded, "/claims", {"text": "Grokking needs weight decay", "kind": "empirical"})
+    post(
+        seeded,
+        "/evidence",
+        {"claim_id": claim["id"], "source_id": source["id"], "relation": "supports"},
+    )
     published = seeded.post(f"{THREAD}/versions", json={})
     assert published.status_code == 201 and published.json()["generated"] is True
     document = seeded.get(f"{THREAD}/versions/7").json()
     text = document["narrative"]["text"]
+    assert "- supports: Grokking needs weight decay [75]" in text.splitlines()
     assert document["narrative"]["generated"] is True
     problem = seeded.get(f"{API}/problems/1").json()["title"]
     lines = text.splitlines()

@@ -329,6 +329,11 @@ def _topics(session: Session, thread: Thread, source_ids: list[int]) -> dict[int
     return topics
 
 
+def _numbers_for(session: Session, numbers: Numbers, source_ids: list[int]) -> list[int]:
+    works = session.scalars(select(Source.work_id).where(Source.id.in_(source_ids))).all()
+    return sorted({n for w in works if (n := numbers.number(w)) is not None})
+
+
 def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | None) -> str:
     """A factual change digest since the previous version, with citations, marked generated:
     new works grouped by the problems and tensions they bear on, tension status changes,
@@ -392,7 +397,25 @@ def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | Non
     ]
     if events:
         lines.append("New timeline events:")
-        lines += [f"- {format_partial_date(e.date, e.date_precision)}: {e.text}" for e in events]
+        for e in events:
+            cites = "".join(f"[{n}]" for n in _numbers_for(session, numbers, e.source_ids))
+            lines.append(
+                f"- {format_partial_date(e.date, e.date_precision)}: {e.text} {cites}".rstrip()
+            )
+    thread_sources = select(ThreadItem.source_id).where(ThreadItem.thread_id == thread.id)
+    rows = session.execute(
+        select(Evidence, Claim.text)
+        .join(Claim, Claim.id == Evidence.claim_id)
+        .where(Evidence.source_id.in_(thread_sources))
+        .order_by(Evidence.id)
+    ).all()
+    new_evidence = [(ev, text) for ev, text in rows if ev.id not in set(seen.get("evidence", []))]
+    if new_evidence:
+        lines.append("New evidence:")
+        for ev, text in new_evidence:
+            sources = [ev.source_id] if ev.source_id else []
+            cites = "".join(f"[{n}]" for n in _numbers_for(session, numbers, sources))
+            lines.append(f"- {ev.relation.value}: {text} {cites}".rstrip())
     evolutions = session.execute(
         select(Perspective.label, PerspectiveEvolution.kind, PerspectiveEvolution.note)
         .join(PerspectiveEvolution, PerspectiveEvolution.perspective_id == Perspective.id)
