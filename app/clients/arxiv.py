@@ -57,7 +57,10 @@ def parse_feed(xml: str, wanted: str) -> dict[str, Any]:
                 f"arXiv: {_text(entry.find('atom:summary', NS)) or 'no such id'}",
                 field="identifier",
             )
-        return parse_entry(entry)
+        found = parse_entry(entry)
+        if identifiers.parse_arxiv(found["arxiv"])[0] != identifiers.parse_arxiv(wanted)[0]:
+            raise ProviderError(f"arXiv answered {found['arxiv']} for {wanted}")
+        return found
     raise NotFound(f"arXiv knows no paper {wanted}", field="identifier")
 
 

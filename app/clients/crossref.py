@@ -31,7 +31,8 @@ def _date(message: dict[str, Any]) -> str | None:
 
 
 def to_source(message: dict[str, Any]) -> dict[str, Any]:
-    title = " ".join((message.get("title") or [""])[0].split())
+    raw = message.get("title") or [""]
+    title = " ".join((raw if isinstance(raw, str) else raw[0] or "").split())
     if message.get("subtitle"):
         title = f"{title}: {message['subtitle'][0]}"
     authors = [

@@ -186,6 +186,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _operational(_: Request, exc: OperationalError) -> JSONResponse:
+        if type(exc.orig).__name__ == "ProgramLimitExceeded":  # e.g. a text too big to index
+            return JSONResponse(
+                status_code=422,
+                content=error_body("invalid", "A value is too large for the database to index."),
+            )
         log.error("database unavailable: %s", exc.orig)
         return JSONResponse(
             status_code=503,

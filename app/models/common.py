@@ -236,6 +236,8 @@ def _parse_authors(value: Any) -> Any:
         return []
     if not isinstance(value, list):
         raise ValueError("authors must be a list")
+    if len(value) > 5000:
+        raise ValueError("at most 5000 authors (use et_al for the rest)")
     return [parse_author(v) for v in value]
 
 

@@ -173,9 +173,9 @@ class _SourceFields(CreateModel):
     host: str | None = Field(
         None, max_length=300, description="Where the copy is hosted or listed."
     )
-    abstract: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    note: str | None = None
+    abstract: str | None = Field(None, max_length=100_000)
+    tags: list[str] = Field(default_factory=list, max_length=200)
+    note: str | None = Field(None, max_length=20_000)
 
     _doi = field_validator("doi")(lambda v: identifiers.doi_or_none(v))
     _arxiv = field_validator("arxiv")(lambda v: identifiers.arxiv_or_none(v))

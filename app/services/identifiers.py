@@ -36,7 +36,9 @@ def parse_arxiv(value: str) -> tuple[str, int | None]:
                 month = int(m.group(1)[2:4])
                 if not 1 <= month <= 12:
                     raise ValueError(f"'{value}' is not an arXiv id (month {month:02d})")
-            return m.group(1), version
+                return m.group(1), version
+            # Old-style ids name an archive ("hep-th/9901001"): archives are lower case.
+            return m.group(1).lower(), version
     raise ValueError(f"'{value}' is not an arXiv id (expected e.g. 1902.04742 or 1902.04742v2)")
 
 

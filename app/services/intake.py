@@ -80,8 +80,41 @@ def _existing(session: Session, column: Any, values: set[Any]) -> dict[Any, int]
     return found
 
 
+MIN_POST_WORDS = 3  # "Introduction" on two blogs is not one post
+_POST_COLUMNS = select(
+    Source.title_key,
+    Source.title_truncated,
+    Source.work_id,
+    Source.kind,
+    Source.site,
+    Source.authors,
+    Source.date,
+)
+
+
+def _posts(rows: Any) -> list[tuple[str, bool, int, Any]]:
+    """(title key, cut off?, work, (first author, year)) of the rows that are posts."""
+    return [
+        (k, t, w, _who_when({"authors": a, "date": d}))
+        for k, t, w, kind, site, a, d in rows
+        if kind in POST_KINDS or identity.hosts_posts(site)
+    ]
+
+
 def _is_post(item: _Item) -> bool:
-    return item.data.kind in POST_KINDS or identity.hosts_posts(item.columns["site"])
+    enough = len(item.columns["title_key"].split()) >= MIN_POST_WORDS
+    return enough and (item.data.kind in POST_KINDS or identity.hosts_posts(item.columns["site"]))
+
+
+def _who_when(columns: dict[str, Any]) -> tuple[str | None, int | None]:
+    authors = columns.get("authors") or []
+    first = identity.normalize_title(authors[0]["family"]) if authors else None
+    return first or None, columns["date"].year if columns.get("date") else None
+
+
+def _compatible(a: tuple[str | None, int | None], b: tuple[str | None, int | None]) -> bool:
+    """Same first author and year wherever both are known (a post and its mirror)."""
+    return all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
 
 
 class Intake:
@@ -209,55 +242,42 @@ class Intake:
                 batch_posts.append(item)
         return decided
 
-    def _existing_posts(self, keys: set[str]) -> list[tuple[str, bool, int]]:
+    def _existing_posts(self, keys: set[str]) -> list[tuple[str, bool, int, Any]]:
         rows: list[Any] = []
         ordered = sorted(k for k in keys if k)
         for start in range(0, len(ordered), CHUNK):
             chunk = ordered[start : start + CHUNK]
-            rows += self.s.execute(
-                select(
-                    Source.title_key,
-                    Source.title_truncated,
-                    Source.work_id,
-                    Source.kind,
-                    Source.site,
-                ).where(Source.title_key.in_(chunk))
-            ).all()
-        return [
-            (k, t, w)
-            for k, t, w, kind, site in rows
-            if kind in POST_KINDS or identity.hosts_posts(site)
-        ]
+            rows += self.s.execute(_POST_COLUMNS.where(Source.title_key.in_(chunk))).all()
+        return _posts(rows)
 
     def _post_match(
-        self, item: _Item, posts: list[tuple[str, bool, int]], batch: list[_Item]
+        self, item: _Item, posts: list[tuple[str, bool, int, Any]], batch: list[_Item]
     ) -> tuple[int | None, str | None, int | None] | None:
         key, cut = item.columns["title_key"], item.columns["title_truncated"]
-        for other_key, other_cut, work_id in posts + self._prefix_posts(key, cut):
-            if identity.titles_match(key, cut, other_key, other_cut):
+        who = _who_when(item.columns)
+        for other_key, other_cut, work_id, other_who in posts + self._prefix_posts(key, cut):
+            if identity.titles_match(key, cut, other_key, other_cut) and _compatible(
+                who, other_who
+            ):
                 return (work_id, "mirror", None)
         for other in batch:
             o = other.columns
-            if identity.titles_match(key, cut, o["title_key"], o["title_truncated"]):
+            if identity.titles_match(key, cut, o["title_key"], o["title_truncated"]) and (
+                _compatible(who, _who_when(o))
+            ):
                 return (None, "mirror", other.index)
         return None
 
-    def _prefix_posts(self, key: str, truncated: bool) -> list[tuple[str, bool, int]]:
+    def _prefix_posts(self, key: str, truncated: bool) -> list[tuple[str, bool, int, Any]]:
         """Existing posts whose title this cut-off title starts."""
         if not truncated or len(key.split()) < identity.MIN_PREFIX_WORDS:
             return []
         rows = self.s.execute(
-            select(
-                Source.title_key, Source.title_truncated, Source.work_id, Source.kind, Source.site
-            )
-            .where(Source.title_key >= key, Source.title_key < key + "\U0010ffff")
-            .limit(50)
+            _POST_COLUMNS.where(
+                Source.title_key >= key, Source.title_key < key + "\U0010ffff"
+            ).limit(50)
         ).all()
-        return [
-            (k, t, w)
-            for k, t, w, kind, site in rows
-            if kind in POST_KINDS or identity.hosts_posts(site)
-        ]
+        return _posts(rows)
 
     def insert(
         self, items: list[_Item], thread: Thread | None, found_via: str | None

@@ -6,11 +6,13 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.clients.arxiv import Arxiv
 from app.clients.crossref import Crossref
+from app.clients.http import ProviderError
 from app.clients.openalex import OpenAlex
 from app.clients.semanticscholar import SemanticScholar
 from app.core.config import Settings
@@ -90,11 +92,20 @@ def lookup(
     client = CLIENTS[chosen](settings, transport=transport, sleep=sleep)
     try:
         found = client.lookup(_provider_id(kind, value, chosen))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ProviderError(
+            f"{client.name} answered a record this service cannot read ({type(exc).__name__})"
+        ) from None
     finally:
         client.close()
-    source = SourceCreate.model_validate(found).model_dump(
-        mode="json", exclude_none=True, exclude_defaults=False
-    )
+    try:
+        source = SourceCreate.model_validate(found).model_dump(mode="json", exclude_none=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ProviderError(
+            f"{client.name} answered a record that is not a valid source ({where}: {first['msg']})"
+        ) from None
     return {
         "provider": chosen,
         "identifier": value,

@@ -98,7 +98,7 @@ def suggestions(
         for key, _cut in w.titles:
             blocks[" ".join(key.split()[:BLOCK_WORDS])].add(w.id)
     candidates: set[tuple[int, int]] = set()
-    for members in blocks.values():
+    for members in _small_blocks(works, blocks):
         candidates.update(combinations(sorted(members), 2))
     pairs: list[dict[str, Any]] = []
     for a, b in sorted(candidates):
@@ -107,7 +107,7 @@ def suggestions(
         scored = _score(works[a], works[b])
         if scored is not None and scored[0] >= min_score:
             pairs.append({"work_ids": [a, b], "score": scored[0], "reason": scored[1]})
-    groups = _groups(pairs)
+    groups = _groups(pairs, distinct)
     out = []
     for members in groups:
         if work_id is not None and work_id not in members:
@@ -126,9 +126,34 @@ def suggestions(
     return out[:limit]
 
 
-def _groups(pairs: list[dict[str, Any]]) -> list[set[int]]:
-    """Connected components of the suggested pairs (union-find)."""
+MAX_BLOCK = 300  # pairs are compared inside blocks; larger blocks are split by more words
+
+
+def _small_blocks(works: dict[int, _Work], blocks: dict[str, set[int]]) -> list[set[int]]:
+    """Blocks of works sharing their first title words, split further (by more words) while
+    they are too large to compare pairwise; what stays too large is left out."""
+    out: list[set[int]] = []
+    todo = [(members, BLOCK_WORDS) for members in blocks.values() if len(members) > 1]
+    while todo:
+        members, words = todo.pop()
+        if len(members) <= MAX_BLOCK:
+            out.append(members)
+            continue
+        if words >= 12:
+            continue
+        finer: dict[str, set[int]] = defaultdict(set)
+        for w in members:
+            for key, _cut in works[w].titles:
+                finer[" ".join(key.split()[: words + 3])].add(w)
+        todo += [(m, words + 3) for m in finer.values() if len(m) > 1]
+    return out
+
+
+def _groups(pairs: list[dict[str, Any]], distinct: set[Any]) -> list[set[int]]:
+    """Connected components of the suggested pairs, strongest pairs first, never joining two
+    works a curator declared distinct (union-find)."""
     parent: dict[int, int] = {}
+    members: dict[int, set[int]] = {}
 
     def root(x: int) -> int:
         parent.setdefault(x, x)
@@ -137,9 +162,15 @@ def _groups(pairs: list[dict[str, Any]]) -> list[set[int]]:
             x = parent[x]
         return x
 
-    for p in pairs:
-        a, b = p["work_ids"]
-        parent[root(a)] = root(b)
+    for p in sorted(pairs, key=lambda p: -float(p["score"])):
+        ra, rb = root(p["work_ids"][0]), root(p["work_ids"][1])
+        if ra == rb:
+            continue
+        left, right = members.get(ra, {ra}), members.get(rb, {rb})
+        if any(tuple(sorted((x, y))) in distinct for x in left for y in right):
+            continue
+        parent[ra] = rb
+        members[rb] = left | right
     grouped: dict[int, set[int]] = defaultdict(set)
     for x in list(parent):
         grouped[root(x)].add(x)
@@ -147,6 +178,8 @@ def _groups(pairs: list[dict[str, Any]]) -> list[set[int]]:
 
 
 def dismiss(session: Session, work_ids: list[int]) -> None:
+    if len(set(work_ids)) != 2:
+        raise InvalidInput("work_ids: name two different works", field="work_ids")
     a, b = sorted(set(work_ids))
     require_ids(session, Work, [a, b], "work_ids")
     if (
@@ -184,8 +217,9 @@ def merge(session: Session, work_ids: list[int], into: int | None) -> tuple[Work
             select(Edge).where(type_col == NodeType.work, id_col.in_(others))
         ):
             setattr(edge, f"{side}_id", target)
-            if _edge_exists(session, edge):
-                session.delete(edge)  # the target already has this very edge
+            self_loop = (edge.from_type, edge.from_id) == (edge.to_type, edge.to_id)
+            if self_loop or _edge_exists(session, edge):
+                session.delete(edge)  # a link within the merged work, or one the target has
             else:
                 moved_edges += 1
             session.flush()

@@ -8,6 +8,7 @@ from typing import Any
 import bibtexparser
 from bibtexparser import middlewares as mw
 from bibtexparser.model import Entry, Field
+from pylatexenc.latex2text import LatexNodes2Text
 
 from app.models.common import SourceKind
 from app.services.formats.common import Parsed, date_text, find_arxiv, find_doi
@@ -41,22 +42,34 @@ VENUE_FIELDS = (
 )
 
 
+# Identifiers are read as written: LaTeX decoding would take "%" in a URL for a comment.
+RAW_FIELDS = {"url", "doi", "eprint", "file", "archiveprefix", "eprinttype"}
+_DECODER = LatexNodes2Text(math_mode="text", strict_latex_spaces=True)
+
+
+def _tex_to_text(value: str) -> str:
+    text = _DECODER.latex_to_text(value).replace("\u02c6", "^")  # the decoder's circumflex
+    return " ".join(text.split())
+
+
 def _value(entry: Entry, name: str) -> str | None:
-    for key, f in entry.fields_dict.items():
-        if key.lower() == name:
-            value = str(f.value).replace("\u02c6", "^")  # the decoder's circumflex accent
-            return " ".join(value.replace("{", "").replace("}", "").split()) or None
-    return None
+    f = entry.fields_dict.get(name)  # keys are lower-cased by NormalizeFieldKeys
+    if f is None:
+        return None
+    value = str(f.value)
+    if name in RAW_FIELDS:
+        return " ".join(value.replace("{", "").replace("}", "").split()) or None
+    return _tex_to_text(value) or None
 
 
 def _authors(entry: Entry) -> tuple[list[dict[str, str | None]], bool]:
-    field = next((f for k, f in entry.fields_dict.items() if k.lower() == "author"), None)
+    field = entry.fields_dict.get("author")
     if field is None or not isinstance(field.value, list):
         return [], False
     authors, et_al = [], False
     for name in field.value:
-        family = " ".join([*name.von, *name.last]).replace("{", "").replace("}", "").strip()
-        given = " ".join([*name.first, *name.jr]).replace("{", "").replace("}", "").strip()
+        family = _tex_to_text(" ".join([*name.von, *name.last]))
+        given = _tex_to_text(" ".join([*name.first, *name.jr]))
         if family.lower() in ("others", "al.") or (given.lower(), family.lower()) == ("et", "al."):
             et_al = True
             continue
@@ -120,8 +133,7 @@ def parse(text: str) -> Parsed:
     library = bibtexparser.parse_string(
         text,
         append_middleware=[
-            # Decode all of it, maths and escapes too: "19.4\\%" -> "19.4%", "{\\\"o}" -> "ö".
-            mw.LatexDecodingMiddleware(keep_braced_groups=False, keep_math_mode=False),
+            mw.NormalizeFieldKeys(),  # "Author", "TITLE" -> "author", "title"
             mw.MonthIntMiddleware(True),
             mw.SeparateCoAuthors(),
             mw.SplitNameParts(),

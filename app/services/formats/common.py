@@ -78,12 +78,14 @@ def date_text(year: Any, month: Any = None, day: Any = None) -> str | None:
         return None
     if y is None:
         return None
-    if month in (None, ""):
-        return f"{y:04d}"
     try:
         m = int(month)
     except (TypeError, ValueError):
         return f"{y:04d}"
-    if day in (None, ""):
+    if not 1 <= m <= 12:  # seasons (21-24) and nonsense: keep the year
+        return f"{y:04d}"
+    try:
+        d = int(day)
+    except (TypeError, ValueError):
         return f"{y:04d}-{m:02d}"
-    return f"{y:04d}-{m:02d}-{int(day):02d}"
+    return f"{y:04d}-{m:02d}-{d:02d}"

@@ -51,20 +51,27 @@ def _item(raw: dict[str, Any]) -> dict[str, Any]:
         for a in raw.get("author") or []
         if isinstance(a, dict) and (a.get("family") or a.get("literal"))
     ]
-    texts = [raw.get("DOI"), raw.get("URL"), raw.get("note"), raw.get("number")]
-    arxiv = find_arxiv(raw.get("URL"), raw.get("note"), raw.get("number"))
+
+    def text(key: str) -> str | None:
+        value = raw.get(key)
+        return None if value is None or isinstance(value, dict | list) else str(value)
+
+    texts = [text("DOI"), text("URL"), text("note"), text("number")]
+    arxiv = find_arxiv(text("URL"), text("note"), text("number"))
     keywords = raw.get("keyword") or ""
+    if isinstance(keywords, list):
+        keywords = ",".join(str(k) for k in keywords)
     item = {
         "citekey": raw.get("id") if isinstance(raw.get("id"), str) else None,
         "kind": TO_KIND.get(str(raw.get("type")), "paper"),
-        "title": raw.get("title") or "",
+        "title": text("title") or "",
         "authors": authors,
         "date": _date(raw.get("issued")),
         "venue": raw.get("container-title") or raw.get("event-title") or raw.get("publisher"),
         "doi": find_doi(*texts),
         "arxiv": arxiv,
-        "url": raw.get("URL"),
-        "abstract": raw.get("abstract"),
+        "url": text("URL"),
+        "abstract": text("abstract"),
         "tags": [
             k.strip().lower() for k in str(keywords).replace(";", ",").split(",") if k.strip()
         ],
@@ -75,12 +82,14 @@ def _item(raw: dict[str, Any]) -> dict[str, Any]:
 def parse(text: str) -> Parsed:
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise InvalidInput("file: JSON nested too deeply", field="file") from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"file: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", field="file"
         ) from None
-    if isinstance(data, dict) and "items" in data:
-        data = data["items"]
+    if isinstance(data, dict):
+        data = data.get("items", [data])  # one item on its own is fine
     if not isinstance(data, list):
         raise InvalidInput("file: CSL-JSON is a list of items", field="file")
     parsed = Parsed()
