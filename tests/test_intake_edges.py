@@ -142,3 +142,42 @@ def test_large_blocks_of_similar_titles_stay_answerable(client):  # type: ignore
     ]
     assert client.post(f"{API}/sources", json=items).status_code == 201
     assert client.get(f"{API}/works/suggestions").status_code == 200
+
+
+def test_preprint_and_published_version_join(client):  # type: ignore[no-untyped-def]
+    preprint = post(
+        client,
+        "/sources",
+        {
+            "title": "Sharp bounds for deep nets",
+            "kind": "preprint",
+            "arxiv": "2003.04321v2",
+            "authors": ["Ann Lee"],
+            "year": 2020,
+        },
+    )
+    published = client.post(
+        f"{API}/sources",
+        json=[
+            {
+                "title": "Sharp Bounds for Deep Nets",
+                "doi": "10.5555/sharp.2020",
+                "authors": ["Lee, Ann"],
+                "year": 2021,
+                "venue": "JMLR",
+            }
+        ],
+    ).json()["items"][0]
+    assert published["work_id"] == preprint["work_id"]
+    assert published["grouped_by"] == "published_version"
+    stranger = post(
+        client,
+        "/sources",
+        {
+            "title": "Sharp bounds for deep nets",
+            "doi": "10.5555/other",
+            "authors": ["Bo Chen"],
+            "year": 2020,
+        },
+    )
+    assert stranger["work_id"] != preprint["work_id"]

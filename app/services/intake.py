@@ -7,8 +7,11 @@ below say they are copies of it, otherwise they start a work of their own:
 
 * arxiv — another version of the same arXiv id (or the unversioned id);
 * mirror — a post (on a site that hosts posts, or of kind blog/forum post) whose normalised
-  title equals another post's title, or starts it when one of the two listings is cut off:
-  the same post listed twice, or mirrored on another site.
+  title equals another post's title, or starts it when one of the two listings is cut off,
+  with the same first author and year where both say: the same post listed twice, or
+  mirrored on another site;
+* published_version — a preprint (arXiv id, no DOI) and a published version (a DOI) with the
+  same full title, the same first author (which both must state) and years at most two apart.
 
 Papers with equal titles are not merged: one title can name several submissions. They are
 offered by GET /works/suggestions instead.
@@ -235,12 +238,40 @@ class Intake:
                 match = self._post_match(item, posts, batch_posts)
                 if match is not None:
                     choice = match
+            if item.data.work_id is None and choice[1] is None:
+                published = self._version_match(item)
+                if published is not None:
+                    choice = (published, "published_version", None)
             decided[item.index] = choice
             if c["arxiv_id"]:
                 batch_arxiv.setdefault(c["arxiv_id"], item.index)
             if _is_post(item):
                 batch_posts.append(item)
         return decided
+
+    def _version_match(self, item: _Item) -> int | None:
+        """A preprint (arXiv id, no DOI) and its published version (a DOI), or the other way
+        round: the same full title, the same known first author, years at most two apart."""
+        c = item.columns
+        is_preprint, is_published = bool(c["arxiv_id"]) and not c["doi"], bool(c["doi"])
+        author, year = _who_when(c)
+        if not (is_preprint or is_published) or author is None or c["title_truncated"]:
+            return None
+        if len(c["title_key"].split()) < MIN_POST_WORDS:
+            return None
+        rows = self.s.execute(
+            select(Source.work_id, Source.arxiv_id, Source.doi, Source.authors, Source.date).where(
+                Source.title_key == c["title_key"], Source.title_truncated.is_(False)
+            )
+        ).all()
+        for work_id, arxiv_id, doi, authors, day in rows:
+            other_author, other_year = _who_when({"authors": authors, "date": day})
+            other_preprint, other_published = bool(arxiv_id) and not doi, bool(doi)
+            pairs = (is_preprint and other_published) or (is_published and other_preprint)
+            close = year is None or other_year is None or abs(year - other_year) <= 2
+            if pairs and other_author == author and close:
+                return int(work_id)
+        return None
 
     def _existing_posts(self, keys: set[str]) -> list[tuple[str, bool, int, Any]]:
         rows: list[Any] = []
