@@ -134,7 +134,7 @@ def test_broken_entry_is_reported_by_line(client, session_factory):  # type: ign
         ("@article{k, title={Caf\u00e9}}".encode("latin-1"), {}, 422, "file"),
         (b"no entries here at all", {}, 422, "file"),
         (b"[{]", {"format": "csljson"}, 422, "file"),
-        (b"{}", {"format": "csljson"}, 422, "file"),
+        (b'"just a string"', {"format": "csljson"}, 422, "file"),
         (b"@article{x, title={t}}", {"encoding": "klingon"}, 422, "query.encoding"),
         (b"@article{x, title={t}}", {"format": "docx"}, 422, "query.format"),
     ],
