@@ -1,5 +1,7 @@
 """The `atlas` command line: serve, migrate, seed."""
 
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -7,6 +9,19 @@ import typer
 from app.core import migrations
 from app.core.config import get_settings
 from app.core.db import make_engine, make_sessionmaker
+
+
+class ImportFormat(StrEnum):
+    auto = "auto"
+    bibtex = "bibtex"
+    csljson = "csljson"
+    ris = "ris"
+
+
+class ImportMode(StrEnum):
+    report = "report"
+    all = "all"
+
 
 cli = typer.Typer(help="Theory Atlas: a tracker for a scientific debate.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -57,16 +72,16 @@ def seed() -> None:
 
 @cli.command("import")
 def import_file(
-    path: Annotated[str, typer.Argument(help="A .bib, CSL-JSON or RIS file.")],
-    format: Annotated[str, typer.Option(help="auto, bibtex, csljson or ris.")] = "auto",
+    path: Annotated[
+        Path, typer.Argument(help="A .bib, CSL-JSON or RIS file.", exists=True, dir_okay=False)
+    ],
+    format: Annotated[ImportFormat, typer.Option(help="The file's format.")] = ImportFormat.auto,
     mode: Annotated[
-        str, typer.Option(help="report: import what can be read; all: or nothing.")
-    ] = "report",
+        ImportMode, typer.Option(help="report: import what can be read; all: or nothing.")
+    ] = ImportMode.report,
     encoding: str = "utf-8",
 ) -> None:
     """Import sources from a bibliography file, reporting duplicates and broken entries."""
-    from pathlib import Path
-
     from app.core.errors import AppError
     from app.services.formats.common import decode
     from app.services.importing import import_text
@@ -75,9 +90,9 @@ def import_file(
     engine = make_engine(settings)
     migrations.check_schema(engine, settings)
     try:
-        text = decode(Path(path).read_bytes(), encoding)
+        text = decode(path.read_bytes(), encoding)
         with make_sessionmaker(engine)() as session:
-            result = import_text(session, text, format, mode, None, None)  # type: ignore[arg-type]
+            result = import_text(session, text, format.value, mode.value, None, None)
             session.commit()
     except AppError as exc:
         typer.echo(f"error: {exc.message}", err=True)

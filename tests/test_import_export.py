@@ -178,3 +178,30 @@ def test_csl_json_and_ris(client):  # type: ignore[no-untyped-def]
     assert result["format"] == "ris" and result["created"] == 1
     source = client.get(f"{API}/sources", params={"arxiv": "2103.04554"}).json()["items"][0]
     assert source["authors"][1] == {"given": "Yu", "family": "Bai"}
+
+
+def test_cli_import(tmp_path):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import make_database
+
+    settings, drop = make_database(tmp_path)
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    atlas = [sys.executable, "-m", "app.cli"]
+    bib = FIXTURES / "bibtex" / "nasa-ads_HowManySamples.bib"
+    try:
+        subprocess.run([*atlas, "db", "upgrade"], env=env, check=True, capture_output=True)
+        done = subprocess.run([*atlas, "import", str(bib)], env=env, capture_output=True, text=True)
+        assert done.returncode == 0 and "4 entries, 4 created" in done.stdout
+        again = subprocess.run(
+            [*atlas, "import", str(bib)], env=env, capture_output=True, text=True
+        )
+        assert "0 created, 4 duplicates" in again.stdout
+        missing = subprocess.run(
+            [*atlas, "import", str(tmp_path / "nope.bib")], env=env, capture_output=True, text=True
+        )
+        assert missing.returncode == 2
+    finally:
+        drop()

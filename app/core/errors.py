@@ -84,6 +84,8 @@ def _loc_to_field(loc: tuple | list) -> str:
     # Pydantic names the member of a union that failed ('date.str'); the field is enough.
     while len(parts) > 1 and (parts[-1] in _TYPE_TAGS or "[" in parts[-1]):
         parts.pop()
+    if parts and "[" in parts[0]:  # the whole body failed a union ("dict[str,any]")
+        return "body"
     return ".".join(parts)
 
 

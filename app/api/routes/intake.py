@@ -81,6 +81,10 @@ def _thread(session: Any, thread_id: int | None) -> Thread | None:
         "version of it or the same post listed again or mirrored (`grouped_by`)."
     ),
     responses={
+        200: {
+            "description": "An array in `mode=report`: the per-item report",
+            "content": {"application/json": {"example": BULK_RESULT_EXAMPLE}},
+        },
         201: {
             "content": {
                 "application/json": {
@@ -90,7 +94,7 @@ def _thread(session: Any, thread_id: int | None) -> Thread | None:
                     }
                 }
             }
-        }
+        },
     },
     openapi_extra={
         "requestBody": {
