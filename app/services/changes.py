@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from app.models import (
     Edge,
     GraphChange,
-    PerspectiveEvolution,
     ProblemFacet,
     TensionSide,
     TensionStatusChange,
@@ -36,8 +35,6 @@ def _owners(obj: Any) -> list[Node]:
         return [("tension", obj.tension_id)]
     if isinstance(obj, ProblemFacet) and obj.problem_id:
         return [("problem", obj.problem_id)]
-    if isinstance(obj, PerspectiveEvolution):
-        return []
     return []
 
 

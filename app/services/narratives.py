@@ -341,11 +341,14 @@ def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | Non
     since = previous.published_at if previous else datetime(1970, 1, 1, tzinfo=UTC)
     number = previous.number + 1 if previous else 1
     # "New" means not in the previous snapshot (its recorded ids), whatever the timestamps.
-    seen = previous.built_from if previous else {}
+    # Ids the previous snapshot was built from, as sets (looked up once per row below).
+    seen: dict[str, set[int]] = {
+        k: set(v) for k, v in (previous.built_from if previous else {}).items()
+    }
     items = [
         i
         for i in session.scalars(select(ThreadItem).where(ThreadItem.thread_id == thread.id))
-        if i.source_id not in set(seen.get("sources", []))
+        if i.source_id not in seen.get("sources", set())
     ]
     numbers = Numbers(session, thread.id)
     new_sources = session.scalars(
@@ -393,7 +396,7 @@ def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | Non
             .where(TimelineEvent.thread_id == thread.id)
             .order_by(TimelineEvent.date)
         )
-        if e.id not in set(seen.get("events", []))
+        if e.id not in seen.get("events", set())
     ]
     if events:
         lines.append("New timeline events:")
@@ -409,7 +412,7 @@ def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | Non
         .where(Evidence.source_id.in_(thread_sources))
         .order_by(Evidence.id)
     ).all()
-    new_evidence = [(ev, text) for ev, text in rows if ev.id not in set(seen.get("evidence", []))]
+    new_evidence = [(ev, text) for ev, text in rows if ev.id not in seen.get("evidence", set())]
     if new_evidence:
         lines.append("New evidence:")
         for ev, text in new_evidence:
