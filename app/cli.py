@@ -9,6 +9,7 @@ import typer
 from app.core import migrations
 from app.core.config import get_settings
 from app.core.db import make_engine, make_sessionmaker
+from app.experiment_cli import experiment_cli
 
 
 class ImportFormat(StrEnum):
@@ -26,6 +27,7 @@ class ImportMode(StrEnum):
 cli = typer.Typer(help="Theory Atlas: a tracker for a scientific debate.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+cli.add_typer(experiment_cli, name="experiment")
 
 
 @db_cli.command("upgrade")

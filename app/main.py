@@ -13,6 +13,7 @@ from app.api.routes import (
     claims,
     edges,
     events,
+    experiments,
     graph,
     health,
     intake,
@@ -30,7 +31,9 @@ from app.core.db import make_engine, make_sessionmaker, write_intent
 from app.core.errors import ERROR_RESPONSES, install_error_handlers
 from app.core.guard import RequestGuard
 from app.core.migrations import check_schema
+from app.jobs.embedded import EmbeddedRunner
 from app.services.graph import DebateGraph
+from app.web import pages
 
 API_PREFIX = "/api/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -59,7 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_schema(app.state.engine, settings)
+        runner = None
+        if settings.job_runner == "embedded":
+            runner = app.state.runner = EmbeddedRunner(settings, app.state.sessionmaker)
+            runner.start()
         yield
+        if runner is not None:
+            runner.stop()
         app.state.engine.dispose()
 
     app: Any = FastAPIOffline(
@@ -82,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 
     app.include_router(health.router)
+    app.include_router(pages.router, responses=ERROR_RESPONSES)
     for router in (
         problems.router,
         intake.router,
@@ -99,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         edges.router,
         graph.router,
         search.router,
+        experiments.router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

@@ -39,14 +39,19 @@ def make_database(tmp_dir: Path) -> tuple[Settings, callable]:  # type: ignore[v
     if BACKEND == "postgresql":
         name = f"atlas_test_{secrets.token_hex(6)}"
         _pg_admin(f'CREATE DATABASE "{name}"')
-        settings = Settings(database_url=_pg_url(name), environment="test")
+        settings = Settings(
+            database_url=_pg_url(name), environment="test", plots_dir=tmp_dir / "plots"
+        )
 
         def drop() -> None:
             _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
         return settings, drop
     path = tmp_dir / f"atlas_{secrets.token_hex(4)}.db"
-    return Settings(database_url=f"sqlite:///{path}", environment="test"), lambda: None
+    settings = Settings(
+        database_url=f"sqlite:///{path}", environment="test", plots_dir=tmp_dir / "plots"
+    )
+    return settings, lambda: None
 
 
 @pytest.fixture(scope="session")

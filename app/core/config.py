@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,7 @@ class Settings(BaseSettings):
     # How long a SQLite writer waits for a lock before giving up (milliseconds).
     sqlite_busy_timeout_ms: int = 15000
     seeds_dir: Path = PROJECT_ROOT / "seeds"
+    plots_dir: Path = Field(PROJECT_ROOT / "var" / "plots", description="Cached run plots.")
     max_body_bytes: int = Field(20_000_000, description="Larger request bodies get 413.")
     # Outside APIs (Crossref, arXiv, Semantic Scholar, OpenAlex).
     contact_email: str = Field("atlas-admin@example.org", description="Sent in the User-Agent.")
@@ -30,6 +32,21 @@ class Settings(BaseSettings):
         12.0, gt=0, le=120, description="Whole look-up, retries included."
     )
     semantic_scholar_api_key: str | None = None
+    # Experiment runs (jobs).
+    job_runner: Literal["embedded", "none"] = Field(
+        "embedded",
+        description="embedded: a local process pool runs jobs; none: only queue them.",
+    )
+    job_workers: int = Field(1, ge=1, le=32, description="Processes in the embedded pool.")
+    job_queue_limit: int = Field(50, ge=1, description="Queued runs beyond this get 429.")
+    job_stale_after_s: float = Field(
+        60.0, gt=0, description="A running job without a heartbeat this long is lost."
+    )
+    job_max_attempts: int = Field(2, ge=1, le=10, description="Tries before a lost job fails.")
+    job_sweep_every_s: float = Field(10.0, gt=0, description="How often lost jobs are looked for.")
+    auto_endorse_presets: bool = Field(
+        False, description="Endorse finished quick/full preset runs as evidence automatically."
+    )
 
     @property
     def is_sqlite(self) -> bool:

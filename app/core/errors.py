@@ -67,6 +67,17 @@ class InvalidInput(AppError):
     code = "invalid"
 
 
+class Busy(AppError):
+    """The job queue is full: try again after `retry_after` seconds."""
+
+    status_code = 429
+    code = "queue_full"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after_s": retry_after})
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 def error_body(code: str, message: str, field: str | None = None, details: Any = None) -> dict:
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
@@ -153,6 +164,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=exc.status_code,
             content=error_body(exc.code, exc.message, exc.field, exc.details),
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(RequestValidationError)

@@ -7,6 +7,7 @@ from app.models.claim import Claim, ClaimStatusChange, Evidence
 from app.models.edge import Edge
 from app.models.perspective import Perspective, PerspectiveEvolution
 from app.models.problem import Problem, ProblemFacet
+from app.models.run import ExperimentRun
 from app.models.source import Source, SourceRevision, SourceTag, Work, WorkDistinction
 from app.models.tension import Tension, TensionSide, TensionStatusChange
 from app.models.thread import Thread, ThreadItem
@@ -20,6 +21,7 @@ __all__ = [
     "ClaimStatusChange",
     "Edge",
     "Evidence",
+    "ExperimentRun",
     "GraphChange",
     "Perspective",
     "PerspectiveEvolution",

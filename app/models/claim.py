@@ -58,7 +58,7 @@ class ClaimStatusChange(Base):
 
 
 class Evidence(Timestamped, Base):
-    """A typed link from a source to a claim (supports, contests, …)."""
+    """A typed link from a source, or an endorsed experiment run, to a claim."""
 
     __node_type__ = "evidence"
     __tablename__ = "evidence"
@@ -67,6 +67,10 @@ class Evidence(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
+    # Set instead of source_id when a curator endorsed an experiment run (one row per run).
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiment_runs.id"), unique=True, index=True
+    )
     relation: Mapped[EvidenceRelation] = mapped_column(
         db_enum(EvidenceRelation, "evidence_relation"), index=True
     )
@@ -151,6 +155,18 @@ class EvidenceSummary(BaseModel):
     score: float = Field(..., description="2·S·C/(S+C) over works; see GET /claims.")
 
 
+class RunTally(BaseModel):
+    """Finished runs of the experiment that tests a claim (listed once they finish)."""
+
+    succeeded: int
+    reproduced: int
+    not_reproduced: int
+    inconclusive: int
+    failed: int
+    endorsed: int
+    latest_run_id: int | None = Field(None, description="See GET /claims/{id}/runs.")
+
+
 class ClaimPublic(Timestamps):
     model_config = ConfigDict(
         from_attributes=True, json_schema_extra={"examples": [{"id": 7, **CLAIM_EXAMPLE}]}
@@ -165,6 +181,7 @@ class ClaimPublic(Timestamps):
     note: str | None
     status_history: list[ClaimStatusChangePublic]
     evidence_summary: EvidenceSummary | None = None
+    runs: RunTally | None = Field(None, description="Null when no experiment tests the claim.")
 
 
 EVIDENCE_EXAMPLE: dict[str, Any] = {
@@ -198,6 +215,7 @@ class EvidencePublic(Timestamps):
     )
     claim_id: Id
     source_id: Id | None
+    run_id: Id | None = Field(None, description="Set when the evidence is an endorsed run.")
     relation: EvidenceRelation
     note: str | None
     recorded_by: str | None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     Edge,
+    Evidence,
     GraphChange,
     ProblemFacet,
     TensionSide,
@@ -26,6 +27,8 @@ def _owners(obj: Any) -> list[Node]:
     """Graph nodes whose edges change when `obj` (a row) changes."""
     node_type = getattr(type(obj), "__node_type__", None)
     if node_type and obj.id is not None:
+        if isinstance(obj, Evidence) and obj.run_id is not None:
+            return [(node_type, obj.id), ("run", obj.run_id)]  # the run node is endorsed or not
         return [(node_type, obj.id)]
     if isinstance(obj, Edge) and obj.id is not None:
         return [("edge", obj.id)]  # an edge row owns the graph edge it describes

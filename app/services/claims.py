@@ -1,11 +1,13 @@
 """Claims (with status history) and the evidence linking sources to them."""
 
+from collections import defaultdict
+
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.core.errors import DuplicateIdentifier, InvalidInput
-from app.models import Claim, ClaimStatusChange, Evidence, Problem, Source
+from app.models import Claim, ClaimStatusChange, Evidence, ExperimentRun, Problem, Source
 from app.models.claim import (
     ClaimCreate,
     ClaimPublic,
@@ -14,8 +16,10 @@ from app.models.claim import (
     EvidencePublic,
     EvidenceSummary,
     EvidenceUpdate,
+    RunTally,
 )
 from app.models.common import ClaimKind, ClaimStatus, EvidenceRelation, Id
+from app.models.run import RunStatus
 from app.services import contested
 from app.services.crud import Resource, page
 from app.services.refs import assign, contains, require_id, unique_slug
@@ -96,6 +100,7 @@ class EvidenceFilters(BaseModel):
     claim_id: Id | None = None
     source_id: Id | None = None
     relation: EvidenceRelation | None = None
+    run_id: Id | None = Field(None, description="Evidence from this experiment run.")
 
 
 def _evidence_filters(stmt: Select, f: EvidenceFilters) -> Select:
@@ -105,6 +110,8 @@ def _evidence_filters(stmt: Select, f: EvidenceFilters) -> Select:
         stmt = stmt.where(Evidence.source_id == f.source_id)
     if f.relation:
         stmt = stmt.where(Evidence.relation == f.relation)
+    if f.run_id is not None:
+        stmt = stmt.where(Evidence.run_id == f.run_id)
     return stmt
 
 
@@ -152,14 +159,55 @@ def update_evidence(session: Session, evidence: Evidence, data: EvidenceUpdate) 
 
 def publish_claims(session: Session, rows: list[Claim]) -> list[ClaimPublic]:
     evidence = contested.evidence_by_claim(session, [r.id for r in rows])
+    tallies = run_tallies(session, {r.experiment for r in rows if r.experiment})
     return [
         ClaimPublic.model_validate(r).model_copy(
             update={
-                "evidence_summary": EvidenceSummary(**contested.summarize(evidence.get(r.id, [])))
+                "evidence_summary": EvidenceSummary(**contested.summarize(evidence.get(r.id, []))),
+                "runs": tallies.get(r.experiment or "") if r.experiment else None,
             }
         )
         for r in rows
     ]
+
+
+def run_tallies(session: Session, experiments: set[str]) -> dict[str, RunTally]:
+    """Finished runs per experiment, counted by outcome, in one query."""
+    if not experiments:
+        return {}
+    endorsed = ExperimentRun.id.in_(select(Evidence.run_id).where(Evidence.run_id.is_not(None)))
+    rows = session.execute(
+        select(
+            ExperimentRun.experiment,
+            ExperimentRun.status,
+            ExperimentRun.verdict,
+            endorsed,
+            func.count(),
+            func.max(ExperimentRun.id),
+        )
+        .where(
+            ExperimentRun.experiment.in_(experiments),
+            ExperimentRun.status.in_([RunStatus.succeeded, RunStatus.failed]),
+        )
+        .group_by(ExperimentRun.experiment, ExperimentRun.status, ExperimentRun.verdict, endorsed)
+    )
+    counts: dict[str, dict[str, int]] = {name: defaultdict(int) for name in experiments}
+    latest: dict[str, int] = {}
+    for name, status, verdict, is_endorsed, n, top in rows:
+        c = counts[name]
+        c[status.value] += n
+        if verdict is not None:
+            c[verdict.value] += n
+        if is_endorsed:
+            c["endorsed"] += n
+        latest[name] = max(latest.get(name, 0), top)
+    return {
+        name: RunTally(
+            **{k: c[k] for k in RunTally.model_fields if k != "latest_run_id"},
+            latest_run_id=latest.get(name),
+        )
+        for name, c in counts.items()
+    }
 
 
 def most_contested(session: Session, filters: ClaimFilters, limit: int, offset: int) -> dict | None:

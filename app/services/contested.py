@@ -2,6 +2,8 @@
 
 supporting works S: distinct works of sources that `supports` or `replicates` the claim;
 contesting works C: distinct works of sources that `contests` or `fails_to_replicate` it.
+An endorsed experiment run counts as a work of its experiment (several runs of one
+experiment count once, like copies of one paper).
 score = 2·S·C / (S + C), the harmonic mean of the two sides times two: zero unless both
 sides have evidence, and highest when both sides are large and balanced (3 vs 3 scores 3,
 6 vs 1 scores 1.7). Ties go to more contesting works, then more supporting works.
@@ -13,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Evidence, Source
+from app.models import Evidence, ExperimentRun, Source
 from app.models.common import EvidenceRelation, Id
 
 SUPPORTING = {EvidenceRelation.supports, EvidenceRelation.replicates}
@@ -30,8 +32,9 @@ class Tally:
 
     def __init__(self, rows: list[tuple[Any, int | None, int | None]] = ()) -> None:  # type: ignore[assignment]
         self.supports = self.contests = 0
-        self.s_works: set[int] = set()
-        self.c_works: set[int] = set()
+        # Work ids, or "experiment:<name>" for endorsed runs.
+        self.s_works: set[int | str] = set()
+        self.c_works: set[int | str] = set()
         for relation, _source, work in rows:
             if relation in SUPPORTING:
                 self.supports += 1
@@ -68,14 +71,23 @@ def summarize(rows: list[tuple[Any, int | None, int | None]]) -> dict[str, Any]:
 def evidence_by_claim(
     session: Session, claim_ids: list[Id] | None
 ) -> dict[int, list[tuple[Any, int | None, int | None]]]:
-    q = select(Evidence.claim_id, Evidence.relation, Evidence.source_id, Source.work_id).outerjoin(
-        Source, Source.id == Evidence.source_id
+    q = (
+        select(
+            Evidence.claim_id,
+            Evidence.relation,
+            Evidence.source_id,
+            Source.work_id,
+            ExperimentRun.experiment,
+        )
+        .outerjoin(Source, Source.id == Evidence.source_id)
+        .outerjoin(ExperimentRun, ExperimentRun.id == Evidence.run_id)
     )
     if claim_ids is not None:
         q = q.where(Evidence.claim_id.in_(claim_ids))
-    grouped: dict[int, list[tuple[Any, int | None, int | None]]] = defaultdict(list)
-    for claim_id, relation, source_id, work_id in session.execute(q):
-        grouped[claim_id].append((relation, source_id, work_id))
+    grouped: dict[int, list[tuple[Any, int | None, Any]]] = defaultdict(list)
+    for claim_id, relation, source_id, work_id, experiment in session.execute(q):
+        work = work_id if work_id is not None else experiment and f"experiment:{experiment}"
+        grouped[claim_id].append((relation, source_id, work))
     return grouped
 
 

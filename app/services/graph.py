@@ -23,6 +23,7 @@ from app.models import (
     Claim,
     Edge,
     Evidence,
+    ExperimentRun,
     GraphChange,
     Perspective,
     Problem,
@@ -104,6 +105,12 @@ def _node_rows(
                 },
             )
         return
+    if node_type == "run":  # only endorsed runs: evidence, not every run anyone started
+        q = select(ExperimentRun.id, ExperimentRun.experiment, ExperimentRun.seed)
+        q = q.join(Evidence, Evidence.run_id == ExperimentRun.id)
+        for rid, name, seed in s.execute(q.where(_ids_filter(ExperimentRun.id, ids))):
+            yield rid, {"label": f"{name} run {rid} (seed {seed})"}
+        return
     simple: dict[str, tuple[Any, Any]] = {
         "problem": (Problem, Problem.title),
         "work": (Work, Work.title),
@@ -129,6 +136,7 @@ NODE_TYPES = (
     "tension",
     "event",
     "thread",
+    "run",
 )
 
 
@@ -155,10 +163,12 @@ def _owned_edges(s: Session, owner_type: str, ids: list[int] | None) -> Iterator
         for cid, pid in _pairs(s, q.where(_ids_filter(Claim.id, ids))):
             yield cid, node_key("claim", cid), node_key("problem", pid), "about"
     elif owner_type == "evidence":
-        q = select(Evidence.id, Evidence.source_id, Evidence.claim_id, Evidence.relation)
-        q = q.where(Evidence.source_id.is_not(None), _ids_filter(Evidence.id, ids))
-        for eid, sid, cid, relation in s.execute(q):
-            yield eid, node_key("source", sid), node_key("claim", cid), str(relation.value)
+        q = select(
+            Evidence.id, Evidence.source_id, Evidence.run_id, Evidence.claim_id, Evidence.relation
+        )
+        for eid, sid, rid, cid, relation in s.execute(q.where(_ids_filter(Evidence.id, ids))):
+            origin = node_key("source", sid) if sid else node_key("run", rid)
+            yield eid, origin, node_key("claim", cid), str(relation.value)
     elif owner_type == "perspective":
         q = select(Perspective.id, Perspective.actor_id, Perspective.thread_id)
         for pid, aid, tid in s.execute(q.where(_ids_filter(Perspective.id, ids))):

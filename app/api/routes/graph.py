@@ -22,7 +22,16 @@ NodeLimit = Annotated[
     int, Query(ge=1, le=5000, description="At most this many nodes.", examples=[200])
 ]
 NodeTypeName = Literal[
-    "problem", "work", "source", "actor", "claim", "perspective", "tension", "event", "thread"
+    "problem",
+    "work",
+    "source",
+    "actor",
+    "claim",
+    "perspective",
+    "tension",
+    "event",
+    "thread",
+    "run",
 ]
 _NODE = {"id": "claim:3", "type": "claim", "label": "Networks fit random labels"}
 _EDGE = {

@@ -1,0 +1,182 @@
+"""Job state transitions on the run row, each one a short transaction.
+
+Every transition is a conditional UPDATE (`… WHERE status = 'queued'`, …), so two processes
+can race for the same run and exactly one wins; nothing is held in memory between steps.
+"""
+
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.experiments.base import Result
+from app.models.run import ExperimentRun, RunStatus
+
+Factory = sessionmaker[Session]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _update(factory: Factory, run_id: int, *where: Any, **values: Any) -> bool:
+    with factory() as session, session.begin():
+        stmt = update(ExperimentRun).where(ExperimentRun.id == run_id, *where)
+        return bool(session.execute(stmt.values(updated_at=now(), **values)).rowcount)  # type: ignore[attr-defined]
+
+
+def claim(factory: Factory, run_id: int) -> bool:
+    """queued → running for this process; False if another process got it first."""
+    at = now()
+    return _update(
+        factory,
+        run_id,
+        ExperimentRun.status == RunStatus.queued,
+        ExperimentRun.cancel_requested.is_(False),
+        status=RunStatus.running,
+        worker=worker_id(),
+        started_at=at,
+        heartbeat_at=at,
+        attempts=ExperimentRun.attempts + 1,
+        progress=0.0,
+        message="starting",
+        error=None,
+    )
+
+
+def report(factory: Factory, run_id: int, fraction: float, message: str) -> bool:
+    """Writes progress and the heartbeat; returns True if a cancel was requested."""
+    with factory() as session, session.begin():
+        stmt = (
+            update(ExperimentRun)
+            .where(ExperimentRun.id == run_id, ExperimentRun.status == RunStatus.running)
+            .values(
+                progress=min(1.0, max(0.0, float(fraction))),
+                message=message[:300],
+                heartbeat_at=now(),
+                updated_at=now(),
+            )
+            .returning(ExperimentRun.cancel_requested)
+        )
+        return bool(session.execute(stmt).scalar())
+
+
+def beat(factory: Factory, run_id: int) -> None:
+    _update(factory, run_id, ExperimentRun.status == RunStatus.running, heartbeat_at=now())
+
+
+def succeed(factory: Factory, run_id: int, result: Result, duration_s: float) -> bool:
+    return _update(
+        factory,
+        run_id,
+        ExperimentRun.status == RunStatus.running,
+        status=RunStatus.succeeded,
+        progress=1.0,
+        message="finished",
+        verdict=result.verdict,
+        metrics=result.metrics,
+        series=result.series,
+        checks=[c.model_dump() for c in result.checks],
+        finished_at=now(),
+        duration_s=round(duration_s, 3),
+    )
+
+
+def fail(factory: Factory, run_id: int, error: str, duration_s: float | None = None) -> bool:
+    """running or queued → failed with the reason."""
+    return _update(
+        factory,
+        run_id,
+        ExperimentRun.status.in_([RunStatus.running, RunStatus.queued]),
+        status=RunStatus.failed,
+        error=error[:4000],
+        message="failed",
+        finished_at=now(),
+        duration_s=None if duration_s is None else round(duration_s, 3),
+    )
+
+
+def cancelled(factory: Factory, run_id: int) -> bool:
+    return _update(
+        factory,
+        run_id,
+        ExperimentRun.status.in_([RunStatus.running, RunStatus.queued]),
+        status=RunStatus.cancelled,
+        message="cancelled on request",
+        finished_at=now(),
+    )
+
+
+def requeue(factory: Factory, run_id: int, reason: str) -> bool:
+    return _update(
+        factory,
+        run_id,
+        ExperimentRun.status == RunStatus.running,
+        status=RunStatus.queued,
+        message=reason[:300],
+        worker=None,
+        progress=0.0,
+    )
+
+
+def _process_alive(worker: str | None) -> bool | None:
+    """For a worker on this host: whether its process still exists; None if elsewhere."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(factory: Factory, stale_after_s: float, max_attempts: int) -> list[int]:
+    """Running jobs whose worker is gone go back to the queue, or fail once they have used
+    their attempts; cancelled-while-queued jobs are closed. Returns the queued run ids."""
+    limit = now() - timedelta(seconds=stale_after_s)
+    with factory() as session:
+        running = session.execute(
+            select(
+                ExperimentRun.id,
+                ExperimentRun.worker,
+                ExperimentRun.heartbeat_at,
+                ExperimentRun.attempts,
+            ).where(ExperimentRun.status == RunStatus.running)
+        ).all()
+        queued: list[tuple[int, bool]] = [
+            (r[0], r[1])
+            for r in session.execute(
+                select(ExperimentRun.id, ExperimentRun.cancel_requested)
+                .where(ExperimentRun.status == RunStatus.queued)
+                .order_by(ExperimentRun.id)
+            )
+        ]
+    for run_id, worker, heartbeat, attempts in running:
+        alive = _process_alive(worker)
+        beat_at = (
+            heartbeat if heartbeat is None or heartbeat.tzinfo else heartbeat.replace(tzinfo=UTC)
+        )
+        if alive or (alive is None and beat_at is not None and beat_at > limit):
+            continue
+        why = f"worker {worker} stopped while running it (attempt {attempts} of {max_attempts})"
+        if attempts >= max_attempts:
+            fail(factory, run_id, f"gave up: {why}")
+        elif requeue(factory, run_id, f"requeued: {why}"):
+            queued.append((run_id, False))
+    todo = []
+    for run_id, cancel in queued:
+        if cancel:
+            cancelled(factory, run_id)
+        else:
+            todo.append(run_id)
+    return todo
