@@ -411,3 +411,26 @@ def wait_for_attempt(client: Any, run_id: int, attempt: int, timeout: float = 90
         assert run["status"] in ("queued", "running"), run
         assert time.monotonic() < deadline, run
         time.sleep(0.2)
+
+
+def test_an_endorsed_run_shows_on_the_tension_side_its_claim_sits_on(seeded: TestClient) -> None:
+    run = wait_for(seeded, submit(seeded, {}, name="benign_overfitting")["id"], {"succeeded"})
+    assert run["verdict"] == "reproduced", run["checks"]
+    before = seeded.get(f"{API}/tensions/benign-overfitting-breadth").json()
+    evidence = seeded.post(f"{API}/runs/{run['id']}/endorse", json={}).json()
+    tension = seeded.get(f"{API}/tensions/benign-overfitting-breadth").json()
+    runs_by_side = {side["label"]: side["experiment_runs"] for side in tension["sides"]}
+    holding = [label for label, runs in runs_by_side.items() if runs]
+    assert len(holding) == 1 and holding[0].startswith("Benign overfitting extends")
+    (shown,) = runs_by_side[holding[0]]
+    assert shown["run_id"] == run["id"] and shown["evidence_id"] == evidence["id"]
+    assert shown["relation"] == "replicates" and shown["experiment"] == "benign_overfitting"
+    works = (
+        {s["label"]: s["evidence"]["supporting_works"] for s in before["sides"]},
+        {s["label"]: s["evidence"]["supporting_works"] for s in tension["sides"]},
+    )
+    for label in works[0]:  # the experiment counts as one more supporting work, there only
+        assert works[1][label] == works[0][label] + (label == holding[0]), label
+    open_view = seeded.get(f"{API}/tensions", params={"status": tension["status"]}).json()
+    listed = next(t for t in open_view["items"] if t["id"] == tension["id"])
+    assert listed["sides"] == tension["sides"]

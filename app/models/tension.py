@@ -149,6 +149,16 @@ class PerspectiveBrief(BaseModel):
     label: str
 
 
+class RunEvidence(BaseModel):
+    run_id: int
+    experiment: str
+    seed: int
+    verdict: str | None
+    claim_id: int
+    evidence_id: int
+    relation: str = Field(..., examples=["replicates"])
+
+
 class SidePublic(SideIn):
     id: int
     claims: list[ClaimBrief] = Field(default_factory=list)
@@ -156,6 +166,11 @@ class SidePublic(SideIn):
     evidence: dict[str, Any] = Field(
         default_factory=dict,
         description="Evidence on the side's claims: supports / contests rows and works.",
+    )
+    experiment_runs: list[RunEvidence] = Field(
+        default_factory=list,
+        description="Endorsed experiment runs on the side's claims: replicates supports the "
+        "side, fails_to_replicate contests it.",
     )
 
 

@@ -1,15 +1,18 @@
 """Tensions: sides, cited sources and a dated, justified status history."""
 
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.core.errors import InvalidInput
 from app.models import (
     Claim,
+    Evidence,
+    ExperimentRun,
     Perspective,
     Problem,
     Source,
@@ -29,6 +32,7 @@ from app.models.links import (
 from app.models.tension import (
     ClaimBrief,
     PerspectiveBrief,
+    RunEvidence,
     SideIn,
     SidePublic,
     StatusChangePublic,
@@ -160,6 +164,38 @@ def change_status(session: Session, tension: Tension, data: TensionStatusChangeI
     return tension
 
 
+def _endorsed_runs(session: Session, claim_ids: list[int]) -> dict[int, list[RunEvidence]]:
+    """Claim id → the experiment runs endorsed as evidence on it."""
+    rows = session.execute(
+        select(
+            Evidence.id,
+            Evidence.claim_id,
+            Evidence.relation,
+            ExperimentRun.id,
+            ExperimentRun.experiment,
+            ExperimentRun.seed,
+            ExperimentRun.verdict,
+        )
+        .join(ExperimentRun, ExperimentRun.id == Evidence.run_id)
+        .where(Evidence.claim_id.in_(claim_ids))
+        .order_by(Evidence.id)
+    )
+    found: dict[int, list[RunEvidence]] = defaultdict(list)
+    for eid, cid, relation, rid, name, seed, verdict in rows:
+        found[cid].append(
+            RunEvidence(
+                run_id=rid,
+                experiment=name,
+                seed=seed,
+                verdict=verdict.value if verdict else None,
+                claim_id=cid,
+                evidence_id=eid,
+                relation=relation.value,
+            )
+        )
+    return found
+
+
 def publish_tensions(session: Session, rows: list[Tension]) -> list[TensionPublic]:
     """Tensions with, per side, its claims and perspectives and the evidence on its claims."""
     claim_ids = sorted({c.id for t in rows for side in t.sides for c in side.claims})
@@ -170,6 +206,7 @@ def publish_tensions(session: Session, rows: list[Tension]) -> list[TensionPubli
     }
     summaries = {cid: tally.summary() for cid, tally in tallies.items()}
     empty = contested.Tally().summary()
+    runs = _endorsed_runs(session, claim_ids)
 
     def side_tally(side: TensionSide) -> dict[str, Any]:
         total = contested.Tally()
@@ -199,6 +236,7 @@ def publish_tensions(session: Session, rows: list[Tension]) -> list[TensionPubli
                 PerspectiveBrief(id=p.id, slug=p.slug, label=p.label) for p in side.perspectives
             ],
             evidence=side_tally(side),
+            experiment_runs=[r for c in side.claims for r in runs.get(c.id, [])],
         )
 
     return [
