@@ -98,7 +98,7 @@ def test_catalogue_links_each_experiment_to_its_seeded_claim(seeded: TestClient)
     [
         ("random_labels", {"hidden_width": 10**7}, "params.hidden_width"),
         ("random_labels", {"n_train": 1500, "n_test": 797}, "params.n_test"),
-        ("double_descent", {"noise": -0.1}, "params.noise"),
+        ("double_descent", {"noise_std": -0.1}, "params.noise_std"),
         ("scaling_law", {"no_such_param": 1}, "params.no_such_param"),
         ("scaling_law", {"n_max": "many"}, "params.n_max"),
     ],
@@ -127,15 +127,7 @@ def test_a_run_trains_reports_progress_and_is_answered_from_the_cache(
     queued = submit(client, {"preset": "quick", "seed": 3, "params": TINY})
     assert queued["status"] in ("queued", "running")
     assert queued["provenance"]["params"]["n_features"] == 512
-    seen_progress = set()
-    deadline = time.monotonic() + 120
-    while (run := client.get(f"{API}/runs/{queued['id']}").json())["status"] in (
-        "queued",
-        "running",
-    ):
-        seen_progress.add(run["progress"]["fraction"])
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    run = wait_for(client, queued["id"], {"succeeded", "failed"})
     assert run["status"] == "succeeded", run
     assert run["progress"] == {"fraction": 1.0, "message": "finished"}
     assert run["verdict"] in ("reproduced", "not_reproduced")
@@ -163,11 +155,32 @@ def test_a_run_trains_reports_progress_and_is_answered_from_the_cache(
 
     page = client.get(f"/runs/{run['id']}")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "quick preset with custom parameters, seed 3" in " ".join(page.text.split())
     assert f"/api/v1/runs/{run['id']}/plot.svg" in page.text
     assert run["verdict"].replace("_", " ") in page.text
     assert prov["code_version"] in page.text
     listed = client.get(f"{API}/runs", params={"experiment": "scaling_law", "seed": 3}).json()
     assert [r["id"] for r in listed["items"]] == [run["id"]] and listed["total"] == 1
+
+
+def test_progress_moves_while_a_run_trains(client: TestClient) -> None:
+    run = submit(client, {"preset": "quick", "seed": 7}, name="random_labels")
+    seen: list[tuple[float, str]] = []
+    pages: list[str] = []
+    deadline = time.monotonic() + 120
+    while (now := client.get(f"{API}/runs/{run['id']}").json())["status"] in ("queued", "running"):
+        seen.append((now["progress"]["fraction"], now["progress"]["message"]))
+        if now["status"] == "running" and not pages:
+            pages.append(client.get(f"/runs/{run['id']}").text)
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert now["status"] == "succeeded"
+    fractions = [f for f, _ in seen if 0 < f < 1]
+    assert len(set(fractions)) >= 3, seen
+    assert fractions == sorted(fractions), "progress only moves forward"
+    assert any("p = 1" in (m or "") for _, m in seen), seen
+    assert pages and 'http-equiv="refresh"' in pages[0] and "<progress" in pages[0]
+    assert client.get("/runs/999").status_code == 404
 
 
 def test_endorsing_a_run_makes_it_evidence_on_its_claim(
@@ -202,6 +215,13 @@ def test_endorsing_a_run_makes_it_evidence_on_its_claim(
     hood = seeded.get(f"{API}/graph/nodes/run:{run['id']}/neighbourhood").json()
     assert f"claim:{claim_id}" in {n["id"] for n in hood["nodes"]}
     assert {e["relation"] for e in hood["edges"]} == {expected}
+
+    # Its relation follows the verdict: it cannot be edited into the opposite.
+    flip = "contests" if expected == "replicates" else "supports"
+    edit = seeded.patch(f"{API}/evidence/{evidence['id']}", json={"relation": flip})
+    assert edit.status_code == 422 and edit.json()["error"]["field"] == "relation"
+    note = seeded.patch(f"{API}/evidence/{evidence['id']}", json={"note": "Checked the plot."})
+    assert note.status_code == 200 and note.json()["relation"] == expected
 
     twice = seeded.post(f"{API}/runs/{run['id']}/endorse", json={})
     assert twice.status_code == 409
@@ -310,6 +330,32 @@ def test_lost_runs_are_requeued_then_failed_after_their_attempts(
     assert status[exhausted.id].status == RunStatus.failed
     assert "gave up" in (status[exhausted.id].error or "")
     assert status[fresh_remote.id].status == RunStatus.running
+
+
+def test_a_worker_stops_when_its_run_is_cancelled_or_taken_away(
+    db_settings: Settings, session_factory
+) -> None:
+    with session_factory() as session, session.begin():
+        mine = _row(status=RunStatus.running, worker=store.worker_id())
+        cancelled = _row(status=RunStatus.running, worker=store.worker_id(), cancel_requested=True)
+        taken = _row(status=RunStatus.running, worker="elsewhere:1")
+        session.add_all([mine, cancelled, taken])
+    assert store.report(session_factory, mine.id, 0.5, "half") is None
+    assert store.report(session_factory, cancelled.id, 0.5, "half") == "cancel"
+    assert store.report(session_factory, taken.id, 0.5, "half") == "lost"
+    with session_factory() as session:
+        assert session.get(ExperimentRun, mine.id).progress == 0.5  # type: ignore[union-attr]
+        assert session.get(ExperimentRun, taken.id).progress == 0.0  # type: ignore[union-attr]
+
+
+def test_a_run_over_its_time_limit_is_stopped_and_failed(db_settings: Settings, session_factory):  # type: ignore[no-untyped-def]
+    with session_factory() as session, session.begin():
+        run = _row()
+        session.add(run)
+    assert execute(db_settings.database_url, run.id, limit_s=1e-9) == "failed"
+    with session_factory() as session:
+        row = session.get(ExperimentRun, run.id)
+        assert row is not None and "time limit" in (row.error or "")
 
 
 def _host() -> str:

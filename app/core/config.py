@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     job_stale_after_s: float = Field(
         60.0, gt=0, description="A running job without a heartbeat this long is lost."
     )
+    job_time_limit_s: float = Field(
+        3600.0, gt=0, description="A run still training after this long is stopped and failed."
+    )
     job_max_attempts: int = Field(2, ge=1, le=10, description="Tries before a lost job fails.")
     job_sweep_every_s: float = Field(10.0, gt=0, description="How often lost jobs are looked for.")
     auto_endorse_presets: bool = Field(

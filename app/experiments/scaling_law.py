@@ -14,13 +14,22 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
-from app.experiments.base import Check, Experiment, Params, Progress, Result, check
+from app.experiments.base import (
+    Check,
+    Experiment,
+    Params,
+    Progress,
+    Result,
+    check,
+    not_applicable,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 TOLERANCE_STEEP = 0.15  # allowed |exponent − α| for α ≥ 1
 TOLERANCE_SHALLOW = 0.2  # for α < 1, where the finite P bends the curve more
+SIGNATURE_ALPHAS = (0.5, 1.0)  # the signature is judged at both
 
 
 class ScalingLawParams(Params):
@@ -41,6 +50,13 @@ class ScalingLawParams(Params):
     teachers: int = Field(
         32, ge=1, le=256, description="Isotropic teachers averaged per training set."
     )
+
+    @field_validator("alphas")
+    @classmethod
+    def _distinct(cls, alphas: list[float]) -> list[float]:
+        if len(set(alphas)) != len(alphas):
+            raise ValueError("alphas must be distinct")
+        return alphas
 
     @field_validator("n_max")
     @classmethod
@@ -131,6 +147,15 @@ def run(params: ScalingLawParams, seed: int, progress: Progress) -> Result:
                 at_most(tol),
             )
         )
+    for alpha in SIGNATURE_ALPHAS:
+        if alpha not in params.alphas:  # the signature names both exponents
+            checks.append(
+                not_applicable(
+                    f"exponent_matches_alpha_{alpha:g}",
+                    f"fitted data exponent within {tolerance(alpha):g} of α = {alpha:g}",
+                    f"α = {alpha:g} is not among the alphas",
+                )
+            )
     progress(1.0, "done")
     series = {"n": sizes, "curves": curves, "spectrum": params.spectrum}
     return Result.judged(metrics, series, checks)

@@ -8,6 +8,7 @@ process is working on; the run row stays the single source of truth.
 
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.jobs import store
-from app.jobs.execute import execute
+from app.jobs.execute import execute, watch_parent
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class EmbeddedRunner:
                 self.pool = ProcessPoolExecutor(
                     max_workers=self.settings.job_workers,
                     mp_context=multiprocessing.get_context("spawn"),
+                    initializer=watch_parent,
+                    initargs=(os.getpid(),),
                 )
             pool = self.pool
             future = pool.submit(
@@ -69,6 +72,7 @@ class EmbeddedRunner:
                 self.settings.database_url,
                 run_id,
                 self.settings.auto_endorse_presets,
+                self.settings.job_time_limit_s,
             )
             self.submitted[run_id] = pool
         future.add_done_callback(lambda f: self._finished(run_id, f, pool))

@@ -6,11 +6,13 @@ cancel was requested), and stores the result, the failure or the cancellation. A
 thread keeps the row fresh during long steps, so a dead worker can be told from a slow one.
 """
 
+import os
 import threading
 import time
 import traceback
 from functools import cache
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
@@ -23,8 +25,12 @@ PROGRESS_EVERY_S = 0.5
 HEARTBEAT_EVERY_S = 5.0
 
 
-class Cancelled(Exception):
-    """Raised from the progress callback when a cancel was requested."""
+class Stop(Exception):
+    """Raised from the progress callback to end a run early; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "cancel", "lost" or "time limit"
 
 
 @cache
@@ -33,19 +39,26 @@ def _factory(database_url: str) -> sessionmaker[Session]:
 
 
 class _Reporter:
-    """The progress callback: throttled writes, and the cancel check."""
+    """The progress callback: throttled writes, the cancel check and the time limit."""
 
-    def __init__(self, factory: sessionmaker[Session], run_id: int) -> None:
+    def __init__(self, factory: sessionmaker[Session], run_id: int, limit_s: float) -> None:
         self.factory, self.run_id = factory, run_id
-        self.last = 0.0
+        self.started, self.last = time.monotonic(), 0.0
+        self.limit_s = limit_s
 
     def __call__(self, fraction: float, message: str) -> None:
         at = time.monotonic()
+        if at - self.started > self.limit_s:
+            raise Stop("time limit")
         if at - self.last < PROGRESS_EVERY_S:
             return
         self.last = at
-        if store.report(self.factory, self.run_id, fraction, message):
-            raise Cancelled()
+        try:
+            stop = store.report(self.factory, self.run_id, fraction, message)
+        except OperationalError:  # database busy: skip this update, the next one retries
+            return
+        if stop:
+            raise Stop(stop)
 
 
 def _heartbeat(factory: sessionmaker[Session], run_id: int, stop: threading.Event) -> None:
@@ -56,10 +69,15 @@ def _heartbeat(factory: sessionmaker[Session], run_id: int, stop: threading.Even
             continue
 
 
-def execute(database_url: str, run_id: int, auto_endorse: bool = False) -> str:
+def execute(
+    database_url: str, run_id: int, auto_endorse: bool = False, limit_s: float = 3600.0
+) -> str:
     """Claims and runs `run_id`; returns its final status (or "skipped" if not claimed)."""
     factory = _factory(database_url)
-    if not store.claim(factory, run_id):
+    try:
+        if not store.claim(factory, run_id):
+            return "skipped"
+    except OperationalError:  # database busy: the run stays queued for the next sweep
         return "skipped"
     with factory() as session:
         run = session.get(ExperimentRun, run_id)
@@ -73,19 +91,41 @@ def execute(database_url: str, run_id: int, auto_endorse: bool = False) -> str:
         spec = get_experiment(name)
         if spec is None:
             raise LookupError(f"experiment {name!r} is not registered in this worker")
-        result = spec.compute(spec.params.model_validate(params), seed, _Reporter(factory, run_id))
-    except Cancelled:
-        store.cancelled(factory, run_id)
-        return "cancelled"
+        reporter = _Reporter(factory, run_id, limit_s)
+        result = spec.compute(spec.params.model_validate(params), seed, reporter)
+    except Stop as halt:
+        elapsed = time.monotonic() - started
+        if halt.reason == "cancel":
+            store.cancelled(factory, run_id, elapsed)
+            return "cancelled"
+        if halt.reason == "time limit":
+            store.fail(
+                factory, run_id, f"stopped: over the {limit_s:g} s time limit", elapsed, mine=True
+            )
+            return "failed"
+        return "lost"  # someone else owns the run now; leave it alone
     except Exception as exc:
-        store.fail(factory, run_id, _describe(exc), time.monotonic() - started)
+        store.fail(factory, run_id, _describe(exc), time.monotonic() - started, mine=True)
         return "failed"
     finally:
         stop.set()
-    store.succeed(factory, run_id, result, time.monotonic() - started)
+    if not store.succeed(factory, run_id, result, time.monotonic() - started):
+        # Cancelled (or taken away) while the last step ran: the request wins.
+        return "cancelled" if store.cancelled(factory, run_id) else "lost"
     if auto_endorse:
         _auto_endorse(factory, run_id)
     return "succeeded"
+
+
+def watch_parent(parent_pid: int) -> None:
+    """Pool initializer: a worker whose server died exits instead of idling forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(2.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _describe(exc: BaseException) -> str:

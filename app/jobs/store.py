@@ -51,12 +51,23 @@ def claim(factory: Factory, run_id: int) -> bool:
     )
 
 
-def report(factory: Factory, run_id: int, fraction: float, message: str) -> bool:
-    """Writes progress and the heartbeat; returns True if a cancel was requested."""
+def _mine(run_id: int) -> tuple[Any, ...]:
+    """Conditions for a worker's write: the run is still running, and running here."""
+    return (
+        ExperimentRun.id == run_id,
+        ExperimentRun.status == RunStatus.running,
+        ExperimentRun.worker == worker_id(),
+    )
+
+
+def report(factory: Factory, run_id: int, fraction: float, message: str) -> str | None:
+    """Writes progress and the heartbeat. Returns why the worker should stop: "cancel" if a
+    cancel was requested, "lost" if the run is no longer this worker's (it was requeued,
+    failed or cancelled under it); None to go on."""
     with factory() as session, session.begin():
         stmt = (
             update(ExperimentRun)
-            .where(ExperimentRun.id == run_id, ExperimentRun.status == RunStatus.running)
+            .where(*_mine(run_id))
             .values(
                 progress=min(1.0, max(0.0, float(fraction))),
                 message=message[:300],
@@ -65,18 +76,23 @@ def report(factory: Factory, run_id: int, fraction: float, message: str) -> bool
             )
             .returning(ExperimentRun.cancel_requested)
         )
-        return bool(session.execute(stmt).scalar())
+        found = session.execute(stmt).first()
+    if found is None:
+        return "lost"
+    return "cancel" if found[0] else None
 
 
 def beat(factory: Factory, run_id: int) -> None:
-    _update(factory, run_id, ExperimentRun.status == RunStatus.running, heartbeat_at=now())
+    _update(factory, run_id, *_mine(run_id)[1:], heartbeat_at=now())
 
 
 def succeed(factory: Factory, run_id: int, result: Result, duration_s: float) -> bool:
+    """Stores the result, unless the run was cancelled or taken away meanwhile."""
     return _update(
         factory,
         run_id,
-        ExperimentRun.status == RunStatus.running,
+        *_mine(run_id)[1:],
+        ExperimentRun.cancel_requested.is_(False),
         status=RunStatus.succeeded,
         progress=1.0,
         message="finished",
@@ -89,12 +105,21 @@ def succeed(factory: Factory, run_id: int, result: Result, duration_s: float) ->
     )
 
 
-def fail(factory: Factory, run_id: int, error: str, duration_s: float | None = None) -> bool:
-    """running or queued → failed with the reason."""
+def fail(
+    factory: Factory,
+    run_id: int,
+    error: str,
+    duration_s: float | None = None,
+    *,
+    mine: bool = False,
+) -> bool:
+    """running or queued → failed with the reason (`mine`: only if running in this process)."""
+    where = _mine(run_id)[1:] if mine else ()
     return _update(
         factory,
         run_id,
         ExperimentRun.status.in_([RunStatus.running, RunStatus.queued]),
+        *where,
         status=RunStatus.failed,
         error=error[:4000],
         message="failed",
@@ -103,14 +128,16 @@ def fail(factory: Factory, run_id: int, error: str, duration_s: float | None = N
     )
 
 
-def cancelled(factory: Factory, run_id: int) -> bool:
+def cancelled(factory: Factory, run_id: int, duration_s: float | None = None) -> bool:
     return _update(
         factory,
         run_id,
         ExperimentRun.status.in_([RunStatus.running, RunStatus.queued]),
+        ExperimentRun.cancel_requested.is_(True),
         status=RunStatus.cancelled,
         message="cancelled on request",
         finished_at=now(),
+        duration_s=None if duration_s is None else round(duration_s, 3),
     )
 
 
@@ -162,11 +189,13 @@ def recover(factory: Factory, stale_after_s: float, max_attempts: int) -> list[i
             )
         ]
     for run_id, worker, heartbeat, attempts in running:
-        alive = _process_alive(worker)
         beat_at = (
             heartbeat if heartbeat is None or heartbeat.tzinfo else heartbeat.replace(tzinfo=UTC)
         )
-        if alive or (alive is None and beat_at is not None and beat_at > limit):
+        fresh = beat_at is not None and beat_at > limit
+        # A dead process on this host is lost at once; any worker whose heartbeat stopped is
+        # lost too, even if its process id exists (ids are reused, processes hang).
+        if fresh and _process_alive(worker) is not False:
             continue
         why = f"worker {worker} stopped while running it (attempt {attempts} of {max_attempts})"
         if attempts >= max_attempts:

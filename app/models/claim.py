@@ -156,7 +156,8 @@ class EvidenceSummary(BaseModel):
 
 
 class RunTally(BaseModel):
-    """Finished runs of the experiment that tests a claim (listed once they finish)."""
+    """Finished runs of the experiment that tests a claim (listed once they finish);
+    control runs are left out: they test the method, not the claim."""
 
     succeeded: int
     reproduced: int

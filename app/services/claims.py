@@ -145,6 +145,12 @@ def create_evidence(session: Session, data: EvidenceCreate) -> Evidence:
 
 
 def update_evidence(session: Session, evidence: Evidence, data: EvidenceUpdate) -> Evidence:
+    if evidence.run_id is not None and data.relation not in (None, evidence.relation):
+        raise InvalidInput(
+            f"relation: evidence {evidence.id} is experiment run {evidence.run_id}; its relation "
+            "follows the run's verdict (delete the evidence to withdraw the endorsement)",
+            field="relation",
+        )
     if data.relation is not None and data.relation != evidence.relation:
         clash = _same_evidence(session, evidence.claim_id, evidence.source_id, data.relation)
         if clash is not None:
@@ -188,6 +194,8 @@ def run_tallies(session: Session, experiments: set[str]) -> dict[str, RunTally]:
         .where(
             ExperimentRun.experiment.in_(experiments),
             ExperimentRun.status.in_([RunStatus.succeeded, RunStatus.failed]),
+            # A control run checks that the verdict can fail; it says nothing about the claim.
+            ExperimentRun.preset != "control",
         )
         .group_by(ExperimentRun.experiment, ExperimentRun.status, ExperimentRun.verdict, endorsed)
     )

@@ -1,12 +1,12 @@
 """Experiment runs: the catalogue, submitting (with the result cache and a bounded queue),
 reading, cancelling, and endorsing a finished run as evidence on its claim."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
@@ -214,6 +214,7 @@ def submit(
         .where(
             ExperimentRun.cache_key == key,
             ExperimentRun.status.in_([*ACTIVE, RunStatus.succeeded]),
+            ExperimentRun.cancel_requested.is_(False),
         )
         .order_by(ExperimentRun.id.desc())
         .limit(1)
@@ -346,14 +347,28 @@ def _public(
 
 
 def cancel(session: Session, run: ExperimentRun) -> ExperimentRun:
-    """A queued run is cancelled at once; a running one stops at its next progress report."""
+    """A queued run is cancelled at once; a running one stops at its next progress report.
+    Conditional updates: a worker claiming the run at the same moment sees the request."""
     if run.status not in ACTIVE:
         raise Conflict(f"run {run.id} is already {run.status.value}", field="id")
-    if run.status == RunStatus.queued:
-        run.status = RunStatus.cancelled
-        run.message = "cancelled on request"
-        run.finished_at = datetime.now(run.created_at.tzinfo)
-    run.cancel_requested = True
+    at = datetime.now(UTC)
+    base = update(ExperimentRun).where(ExperimentRun.id == run.id)
+    session.execute(
+        base.where(ExperimentRun.status == RunStatus.queued).values(
+            status=RunStatus.cancelled,
+            cancel_requested=True,
+            message="cancelled on request",
+            finished_at=at,
+            updated_at=at,
+        )
+    )
+    session.execute(
+        base.where(ExperimentRun.status == RunStatus.running).values(
+            cancel_requested=True, updated_at=at
+        )
+    )
+    session.flush()
+    session.refresh(run)
     return run
 
 

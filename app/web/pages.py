@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
 from app.api.deps import SessionDep
+from app.core.errors import NotFound
 from app.models.common import MAX_ID
 from app.models.run import ACTIVE
 from app.services import runs
@@ -26,7 +27,12 @@ def run_page(
     request: Request,
     session: SessionDep,
 ) -> HTMLResponse:
-    run = runs.get_run(session, run_id)
+    try:
+        run = runs.get_run(session, run_id)
+    except NotFound as missing:
+        return TEMPLATES.TemplateResponse(
+            request, "missing.html", {"message": missing.message}, status_code=404
+        )
     public = runs.publish(session, [run])[0]
     spec = runs.require_experiment(run.experiment)
     return TEMPLATES.TemplateResponse(

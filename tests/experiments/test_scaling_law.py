@@ -33,9 +33,17 @@ def test_control_flat_spectrum_has_no_power_law() -> None:
 
 
 def test_single_alpha_is_judged_with_its_own_tolerance() -> None:
-    result = run("scaling_law", "quick", seed=0, alphas=(2.0,))  # a tuple: runner caches
-    assert [c.name for c in result.checks] == ["exponent_matches_alpha_2"]
-    assert "within 0.15" in result.checks[0].description
+    result = run("scaling_law", "quick", seed=0, alphas=[2.0])
+    names = [c.name for c in result.checks]
+    assert names == [
+        "exponent_matches_alpha_2",
+        "exponent_matches_alpha_0.5",
+        "exponent_matches_alpha_1",
+    ]
+    assert "within 0.15" in result.checks[0].description and result.checks[0].passed
+    # The signature names α = 0.5 and α = 1: without them the run cannot test it.
+    assert [c.passed for c in result.checks[1:]] == [None, None]
+    assert result.verdict == "inconclusive"
 
 
 @pytest.mark.slow
@@ -55,6 +63,7 @@ def test_quick_reproduces_on_other_seeds(seed: int) -> None:
         ({"n_min": 64, "n_max": 64}, "n_max"),
         ({"alphas": [0.5, 50.0]}, "alphas"),
         ({"alphas": []}, "alphas"),
+        ({"alphas": [1.0, 1.0]}, "alphas"),
         ({"teachers": 0}, "teachers"),
         ({"spectrum": "steep"}, "spectrum"),
     ],
