@@ -24,6 +24,24 @@ BACKEND = os.environ.get("ATLAS_TEST_BACKEND", "sqlite")
 PG_ADMIN = os.environ.get("ATLAS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+EXPERIMENTS_DIR = Path(__file__).parent / "experiments"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Experiment tests (tests/experiments/, and tests marked `once`) train real models:
+    they run in the SQLite pass only, and are deselected for other databases."""
+    if BACKEND == "sqlite":
+        return
+    once = [
+        i
+        for i in items
+        if i.get_closest_marker("once") or EXPERIMENTS_DIR in Path(str(i.path)).parents
+    ]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [i for i in items if i not in once]
+
+
 def _pg_url(name: str) -> str:
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     return f"{base}/{name}"
