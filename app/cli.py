@@ -10,6 +10,7 @@ from app.core import migrations
 from app.core.config import get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.experiment_cli import experiment_cli
+from app.token_cli import token_cli
 
 
 class ImportFormat(StrEnum):
@@ -28,6 +29,7 @@ cli = typer.Typer(help="Theory Atlas: a tracker for a scientific debate.", no_ar
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(experiment_cli, name="experiment")
+cli.add_typer(token_cli, name="token")
 
 
 @db_cli.command("upgrade")
@@ -128,6 +130,122 @@ def serve(
     if seed_data:
         seed()
     uvicorn.run("app.main:app", host=host, port=port, workers=workers, reload=reload)
+
+
+@cli.command()
+def worker(
+    processes: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    threads: Annotated[
+        int, typer.Option(min=1, max=64, help="Runs at once per process (training is CPU-bound).")
+    ] = 1,
+    shutdown_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds a stopping worker waits for its runs.")
+    ] = 30.0,
+) -> None:
+    """Run experiment jobs from Redis (for an API with JOB_RUNNER=dramatiq).
+
+    Becomes a dramatiq worker; SIGTERM or Ctrl-C stops it and hands its runs back.
+    """
+    import os
+
+    from app.jobs.dramatiq_runner import make_broker, worker_command
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    try:
+        migrations.check_schema(engine, settings)
+    except migrations.SchemaOutOfDate as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    broker = make_broker(settings)
+    try:
+        broker.client.ping()
+    except Exception as exc:
+        typer.echo(f"error: Redis (REDIS_URL) does not answer: {exc}", err=True)
+        raise typer.Exit(3) from None
+    finally:
+        broker.client.close()
+    argv, env = worker_command(settings, processes, threads, shutdown_timeout)
+    os.execvpe(argv[0], argv, env)
+
+
+# ---------------------------------------------------------------- backup archives
+
+
+@cli.command("export")
+def export_archive_cmd(
+    path: Annotated[
+        Path, typer.Argument(help="The archive to write: .json, or .json.gz to compress.")
+    ],
+) -> None:
+    """Write the whole database to one JSON archive (restore it with `atlas import-archive`)."""
+    from app.core.db import write_intent
+    from app.services.archive import ArchiveError, check_path, export_archive, write_archive
+
+    try:
+        check_path(path)
+    except ArchiveError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    engine = make_engine(settings)
+    reading = write_intent.set(False)  # SQLite: a plain read transaction (one WAL snapshot)
+    try:
+        migrations.check_schema(engine, settings)
+        with make_sessionmaker(engine)() as session:
+            data = export_archive(session)
+    except migrations.SchemaOutOfDate as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        write_intent.reset(reading)
+        engine.dispose()
+    size = write_archive(path, data)
+    counts = {name: len(t["rows"]) for name, t in data["tables"].items()}
+    for name, n in counts.items():
+        typer.echo(f"{name:<24} {n:>8}")
+    typer.echo(
+        f"wrote {path} ({size:,} bytes): {sum(counts.values())} rows in {len(counts)} tables, "
+        f"schema revision {data['schema_revision']}"
+    )
+
+
+@cli.command("import-archive")
+def import_archive_cmd(
+    path: Annotated[
+        Path,
+        typer.Argument(help="An archive written by `atlas export`.", exists=True, dir_okay=False),
+    ],
+) -> None:
+    """Load an archive into an empty database (migrated first if it has no schema yet)."""
+    from app.services.archive import ArchiveError, check_header, import_archive, read_archive
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    try:
+        data = read_archive(path)
+        check_header(data)
+        if migrations.current_revision(engine) is None:
+            head = migrations.head_revision(settings)
+            if data["schema_revision"] != head:
+                raise ArchiveError(
+                    f"schema revision mismatch: the archive is at {data['schema_revision']} "
+                    f"but this code builds {head}: import it with the code of that revision"
+                )
+            migrations.upgrade(settings)
+        with make_sessionmaker(engine)() as session:
+            counts = import_archive(session, data)
+            session.commit()
+    except ArchiveError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    for name, n in counts.items():
+        typer.echo(f"{name:<24} {n:>8}")
+    typer.echo(f"loaded {sum(counts.values())} rows in {len(counts)} tables from {path}")
 
 
 def main() -> None:

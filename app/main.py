@@ -4,7 +4,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,6 +27,7 @@ from app.api.routes import (
     versions,
     works,
 )
+from app.core.auth import AUTH_RESPONSES, CSRF_HEADER, authorize
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, write_intent
 from app.core.errors import ERROR_RESPONSES, install_error_handlers
@@ -33,7 +35,7 @@ from app.core.guard import RequestGuard
 from app.core.migrations import check_schema
 from app.jobs.embedded import EmbeddedRunner
 from app.services.graph import DebateGraph
-from app.web import pages
+from app.web import login, pages
 
 API_PREFIX = "/api/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -62,9 +64,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_schema(app.state.engine, settings)
-        runner = None
+        runner: Any = None
         if settings.job_runner == "embedded":
-            runner = app.state.runner = EmbeddedRunner(settings, app.state.sessionmaker)
+            runner = EmbeddedRunner(settings, app.state.sessionmaker)
+        elif settings.job_runner == "dramatiq":
+            from app.jobs.dramatiq_runner import DramatiqRunner  # imports dramatiq, redis
+
+            runner = DramatiqRunner(settings, app.state.sessionmaker)
+        if runner is not None:
+            app.state.runner = runner
             runner.start()
         yield
         if runner is not None:
@@ -89,9 +97,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(WriteIntentMiddleware)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", CSRF_HEADER],
+        )
 
+    guarded = [Depends(authorize)]
     app.include_router(health.router)
-    app.include_router(pages.router, responses=ERROR_RESPONSES)
+    app.include_router(login.router, responses=ERROR_RESPONSES)
+    app.include_router(pages.router, responses=ERROR_RESPONSES, dependencies=guarded)
     for router in (
         problems.router,
         intake.router,
@@ -111,7 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search.router,
         experiments.router,
     ):
-        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+        app.include_router(
+            router, prefix=API_PREFIX, responses=AUTH_RESPONSES, dependencies=guarded
+        )
     return app
 
 

@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install -q -e .
 .venv/bin/atlas db upgrade
 .venv/bin/atlas seed
+echo "Reads are public. To write, create a token: .venv/bin/atlas token create --scopes write"
 exec .venv/bin/atlas serve --no-upgrade --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"

@@ -4,6 +4,7 @@ Choose the backend with ATLAS_TEST_BACKEND=sqlite|postgresql (default sqlite). P
 databases are created as atlas_test_<random> on ATLAS_TEST_PG_ADMIN_URL and dropped after.
 """
 
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from app.core import migrations
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
 from app.main import create_app
-from app.models import Base
+from app.models import ApiToken, Base
+from tests.helpers import AUTH, TEST_TOKEN_PREFIX, TEST_TOKEN_SECRET
 
 BACKEND = os.environ.get("ATLAS_TEST_BACKEND", "sqlite")
 PG_ADMIN = os.environ.get("ATLAS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -107,13 +109,28 @@ def _has_sequence(conn) -> bool:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def session_factory(engine: Engine):  # type: ignore[no-untyped-def]
     _truncate(engine)
-    return make_sessionmaker(engine)
+    factory = make_sessionmaker(engine)
+    install_test_token(factory)
+    return factory
+
+
+def install_test_token(factory) -> None:  # type: ignore[no-untyped-def]
+    """The admin token of tests.helpers.AUTH, in the database behind `factory`."""
+    with factory() as session, session.begin():
+        session.add(
+            ApiToken(
+                name="tests",
+                prefix=TEST_TOKEN_PREFIX,
+                secret_hash=hashlib.sha256(TEST_TOKEN_SECRET.encode()).hexdigest(),
+                scopes=["admin"],
+            )
+        )
 
 
 @pytest.fixture
 def client(db_settings: Settings, session_factory) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     app = create_app(db_settings)
-    with TestClient(app) as c:
+    with TestClient(app, headers=AUTH) as c:
         yield c
 
 

@@ -8,6 +8,11 @@ from sqlalchemy import text
 from app.models import Base
 
 API = "/api/v1"
+# An admin token that every test database holds (created after each truncation).
+TEST_TOKEN_PREFIX = "0badc0de"
+TEST_TOKEN_SECRET = "tests-only-secret-not-for-production"
+TEST_TOKEN = f"atlas_{TEST_TOKEN_PREFIX}_{TEST_TOKEN_SECRET}"
+AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
 
 
 def post(client: TestClient, path: str, body: Any, status: int = 201) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from app.services.seed import load_seed
-from tests.helpers import API
+from tests.helpers import API, AUTH
 from tests.test_runs import submit, wait_for
 
 FOURTEEN = [
@@ -32,9 +32,9 @@ FOURTEEN = [
 # Tension sides (by tension slug) whose claims the seed ties to an experiment.
 SIDES = {
     "memorization-necessity": {"memorization_long_tail"},
-    "exact-gap-extension": {"uniform_convergence_gap"},
+    "exact-gap-extension": {"uniform_convergence_gap", "uniform_convergence_failure"},
     "decoupling-beyond-two-layers": {"dynamical_decoupling"},
-    "pac-bayes-escape-hatch": {"uniform_convergence_gap"},
+    "pac-bayes-escape-hatch": {"uniform_convergence_gap", "pac_bayes_bound"},
     "benign-overfitting-breadth": {"benign_overfitting"},
 }
 
@@ -45,7 +45,7 @@ def two_workers(db_settings: Settings, session_factory):  # type: ignore[no-unty
         load_seed(session, Settings().seeds_dir)
         session.commit()
     settings = db_settings.model_copy(update={"job_workers": 2})
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=AUTH) as c:
         yield c
 
 

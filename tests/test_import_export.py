@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import API, snapshot
+from tests.helpers import API, AUTH, snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BIBTEX = sorted((FIXTURES / "bibtex").glob("*.bib"))
@@ -71,13 +71,15 @@ def test_round_trip(client, db_settings, path):  # type: ignore[no-untyped-def]
         exported = client.get(f"{API}/sources/export", params={"format": fmt})
         assert exported.status_code == 200
         from app.core import migrations
+        from app.core.db import make_engine, make_sessionmaker
         from app.main import create_app
-        from tests.conftest import make_database
+        from tests.conftest import install_test_token, make_database
 
         settings, drop = make_database(path.parent.parent.parent / ".pytest_cache")
         try:
             migrations.upgrade(settings)
-            with TestClient(create_app(settings)) as other:
+            install_test_token(make_sessionmaker(make_engine(settings)))
+            with TestClient(create_app(settings), headers=AUTH) as other:
                 again = other.post(IMPORT, content=exported.content, params={"format": fmt})
                 assert again.status_code == 200, again.text
                 assert again.json()["created"] == len(before)

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import API, make_graph, post, snapshot
+from tests.helpers import API, AUTH, make_graph, post, snapshot
 
 HUGE = [2**31, 2**63, 10**20]
 
@@ -101,7 +101,7 @@ def test_oversized_body_is_413(db_settings, session_factory):  # type: ignore[no
     from app.main import create_app
 
     app = create_app(db_settings.model_copy(update={"max_body_bytes": 1000}))
-    with TestClient(app) as small:
+    with TestClient(app, headers=AUTH) as small:
         response = small.post(f"{API}/problems", json={"title": "x" * 2000})
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "payload_too_large"

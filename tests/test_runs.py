@@ -26,7 +26,7 @@ from app.jobs.execute import execute
 from app.main import create_app
 from app.models import Evidence, ExperimentRun
 from app.models.run import RunStatus
-from tests.helpers import API, snapshot
+from tests.helpers import API, AUTH, snapshot
 from tests.servers import api_server
 
 SEVEN = {
@@ -253,7 +253,7 @@ def test_control_unfinished_and_unlinked_runs_cannot_be_endorsed(
 def queue_only(db_settings: Settings, session_factory):  # type: ignore[no-untyped-def]
     """An API that only queues runs (no worker), with room for two."""
     settings = db_settings.model_copy(update={"job_runner": "none", "job_queue_limit": 2})
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=AUTH) as c:
         yield c
 
 
@@ -368,7 +368,7 @@ def _host() -> str:
 def serving(settings: Settings) -> Iterator[httpx.Client]:
     with (
         api_server(settings.database_url, PLOTS_DIR=str(settings.plots_dir)) as base,
-        httpx.Client(base_url=base, timeout=30) as http,
+        httpx.Client(base_url=base, timeout=30, headers=AUTH) as http,
     ):
         yield http
 
@@ -410,7 +410,7 @@ def test_auto_endorse_setting(db_settings: Settings, session_factory) -> None:
         load_seed(session, Settings().seeds_dir)
         session.commit()
     settings = db_settings.model_copy(update={"auto_endorse_presets": True})
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=AUTH) as c:
         custom = wait_for(c, submit(c, {"params": TINY})["id"], {"succeeded"})
         preset = wait_for(c, submit(c, {"preset": "quick", "seed": 0})["id"], {"succeeded"})
         control = wait_for(c, submit(c, {"preset": "control"})["id"], {"succeeded"})

@@ -4,10 +4,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+DEV_SECRET = "development-only-secret"  # refused outside development and tests
 
 
 def default_database_url() -> str:
@@ -33,9 +36,10 @@ class Settings(BaseSettings):
     )
     semantic_scholar_api_key: str | None = None
     # Experiment runs (jobs).
-    job_runner: Literal["embedded", "none"] = Field(
+    job_runner: Literal["embedded", "dramatiq", "none"] = Field(
         "embedded",
-        description="embedded: a local process pool runs jobs; none: only queue them.",
+        description="embedded: a local process pool runs jobs; dramatiq: separate `atlas "
+        "worker` processes take them from Redis; none: only queue them.",
     )
     job_workers: int = Field(1, ge=1, le=32, description="Processes in the embedded pool.")
     job_queue_limit: int = Field(50, ge=1, description="Queued runs beyond this get 429.")
@@ -50,6 +54,34 @@ class Settings(BaseSettings):
     auto_endorse_presets: bool = Field(
         False, description="Endorse finished quick/full preset runs as evidence automatically."
     )
+    # Jobs on Dramatiq (job_runner="dramatiq"): the API enqueues, `atlas worker` runs them.
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="The Dramatiq broker.")
+    dramatiq_queue: str = Field(
+        "atlas-runs",
+        pattern=r"^[a-zA-Z_][a-zA-Z0-9._-]*$",
+        description="Queue of run messages; the API and its workers must use the same one.",
+    )
+
+    # Access.
+    secret_key: str = Field(
+        DEV_SECRET, description="Signs session cookies; must be set outside development."
+    )
+    read_requires_token: bool = Field(False, description="Reads need a read-scope token too.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser."
+    )
+
+    @model_validator(mode="after")
+    def _secret_outside_development(self) -> "Settings":
+        if self.environment not in ("development", "test") and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 16
+        ):
+            raise ValueError(
+                f"SECRET_KEY must be set to a random value of 16+ characters when ENVIRONMENT "
+                f"is {self.environment!r} (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`)"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:

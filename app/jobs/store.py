@@ -141,11 +141,14 @@ def cancelled(factory: Factory, run_id: int, duration_s: float | None = None) ->
     )
 
 
-def requeue(factory: Factory, run_id: int, reason: str) -> bool:
+def requeue(factory: Factory, run_id: int, reason: str, *, mine: bool = False) -> bool:
+    """running → queued (`mine`: only if running in this process)."""
+    where = _mine(run_id)[2:] if mine else ()
     return _update(
         factory,
         run_id,
         ExperimentRun.status == RunStatus.running,
+        *where,
         status=RunStatus.queued,
         message=reason[:300],
         worker=None,
@@ -209,3 +212,16 @@ def recover(factory: Factory, stale_after_s: float, max_attempts: int) -> list[i
         else:
             todo.append(run_id)
     return todo
+
+
+def queued_attempts(factory: Factory, run_ids: list[int]) -> dict[int, int]:
+    """Attempts used so far by those of `run_ids` that are still queued."""
+    if not run_ids:
+        return {}
+    with factory() as session:
+        rows = session.execute(
+            select(ExperimentRun.id, ExperimentRun.attempts)
+            .where(ExperimentRun.id.in_(run_ids), ExperimentRun.status == RunStatus.queued)
+            .order_by(ExperimentRun.id)
+        )
+        return {run_id: attempts for run_id, attempts in rows}

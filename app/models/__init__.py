@@ -12,10 +12,12 @@ from app.models.source import Source, SourceRevision, SourceTag, Work, WorkDisti
 from app.models.tension import Tension, TensionSide, TensionStatusChange
 from app.models.thread import Thread, ThreadItem
 from app.models.timeline import TimelineEvent
+from app.models.token import ApiToken
 from app.models.version import ThreadCitation, ThreadVersion
 
 __all__ = [
     "Actor",
+    "ApiToken",
     "Base",
     "Claim",
     "ClaimStatusChange",

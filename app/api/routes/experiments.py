@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.crud import write
 from app.api.deps import Limit, Offset, SessionDep
+from app.core.auth import require
 from app.core.errors import Conflict, NotFound
 from app.models import Claim
 from app.models.claim import EvidencePublic
@@ -16,6 +17,7 @@ from app.models.run import RunStatus
 from app.services import plots, runs
 from app.services.crud import page
 from app.services.runs import EndorseIn, ExperimentInfo, RunFilters, RunPublic, RunRequest
+from app.services.tokens import Scope
 
 router = APIRouter(tags=["experiments"])
 
@@ -123,7 +125,9 @@ def get_experiment(name: Name, session: SessionDep) -> ExperimentInfo:
     "the field as `params.<name>`) and queues a run: 202 with the run, whose status and "
     "progress `GET /runs/{id}` follows. The same experiment, parameters, seed and code "
     "version are answered from the stored run (200, no new job) unless that run failed or "
-    "was cancelled. A full queue answers 429 with Retry-After.",
+    "was cancelled. A full queue answers 429 with Retry-After. Quick and control presets "
+    "need no token (when reads are public); the full preset and custom `params` need a "
+    "token with the write scope.",
     response_model=RunPublic,
     responses={
         200: {"description": "The stored run with the same parameters, seed and code", **RUN_OK},
@@ -137,6 +141,8 @@ def start_run(
     session: SessionDep,
     body: Annotated[RunRequest, Body()] = RunRequest(),
 ) -> Response:
+    if body.preset == "full" or body.params:
+        require(request, session, Scope.write)  # minutes of CPU, or parameters of one's own
     settings = request.app.state.settings
     run, created = write(session, lambda: runs.submit(session, settings, name, body))
     if created:
