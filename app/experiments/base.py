@@ -29,7 +29,7 @@ class Verdict(StrEnum):
 class Params(BaseModel):
     """Base of every experiment's parameter model: unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class Check(BaseModel):

@@ -176,12 +176,15 @@ def flatness_sigma(
     magnitude_aware: bool,
     params: ComplexityMeasuresParams,
     rng: np.random.Generator,
-) -> float:
-    """Largest σ whose Gaussian weight perturbation raises the mean train error ≤ the limit.
+) -> tuple[float, bool]:
+    """Largest σ whose Gaussian weight perturbation raises the mean train error ≤ the limit,
+    and whether it is stuck at an edge of the bisection bracket.
 
     Isotropic: every parameter gets noise of std σ. Magnitude-aware: std σ·|w| + ε. The same
     noise draws serve every bisection step, so the error increase is monotone in σ up to
-    Monte-Carlo luck rather than changing draw by draw.
+    Monte-Carlo luck rather than changing draw by draw. If every step raised the error too
+    much (σ ≤ the bracket's low end) or none did (σ ≥ its high end), σ is only bounded, not
+    measured: the second value is then True.
     """
     base_error = 1.0 - model.accuracy(x, y)
     draws = [
@@ -201,13 +204,14 @@ def flatness_sigma(
         return float(np.mean(errors)) - base_error
 
     low, high = np.log(SIGMA_RANGE[0]), np.log(SIGMA_RANGE[1])
+    raised_low = lowered_high = False
     for _ in range(params.bisection_steps):
         middle = 0.5 * (low + high)
         if error_increase(float(np.exp(middle))) <= params.error_increase:
-            low = middle
+            low, raised_low = middle, True
         else:
-            high = middle
-    return float(np.exp(low))
+            high, lowered_high = middle, True
+    return float(np.exp(low)), not (raised_low and lowered_high)
 
 
 def weight_measures(model: MLP, initial: MLP) -> dict[str, float]:
@@ -254,15 +258,16 @@ def train_and_measure(
     if fitted:  # an unfitted (or diverged) network is left out, as in Jiang et al.
         report(1.0, "flatness")
         x, y = data.x_train, data.y_train
-        iso = flatness_sigma(model, x, y, magnitude_aware=False, params=params, rng=rng)
-        mag = flatness_sigma(model, x, y, magnitude_aware=True, params=params, rng=rng)
         row |= weight_measures(model, initial)
-        row |= {
-            "isotropic_sigma": iso,
-            "magnitude_sigma": mag,
-            "isotropic_flatness": 1.0 / iso**2,
-            "magnitude_flatness": 1.0 / mag**2,
-        }
+        for kind, magnitude_aware in (("isotropic", False), ("magnitude", True)):
+            sigma, at_edge = flatness_sigma(model, x, y, magnitude_aware, params, rng)
+            # σ at the bracket's edge is a bound, not a measurement: its flatness is
+            # undefined and the network is left out of that measure's τ.
+            row |= {
+                f"{kind}_sigma": sigma,
+                f"{kind}_sigma_at_edge": at_edge,
+                f"{kind}_flatness": None if at_edge else 1.0 / sigma**2,
+            }
     return row
 
 
@@ -276,16 +281,17 @@ def grid(params: ComplexityMeasuresParams) -> list[dict[str, Any]]:
 
 
 def kendall_taus(rows: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Kendall τ-b of each measure against the gap over the fitted networks (None if
-    undefined: too few networks, or a measure or gap that does not vary)."""
-    fitted = [r for r in rows if r["fitted"]]
+    """Kendall τ-b of each measure against the gap over the fitted networks whose measure
+    is defined (None if undefined: fewer than MIN_FITTED such networks, or a measure or gap
+    that does not vary)."""
     taus: dict[str, float | None] = {}
     for name in MEASURES:
-        if len(fitted) < MIN_FITTED:
+        measured = [r for r in rows if r["fitted"] and r.get(name) is not None]
+        if len(measured) < MIN_FITTED:
             taus[name] = None
             continue
-        values = [r[name] for r in fitted]
-        gaps = [r["gap"] for r in fitted]
+        values = [r[name] for r in measured]
+        gaps = [r["gap"] for r in measured]
         if len(set(values)) < 2 or len(set(gaps)) < 2:
             taus[name] = None
             continue
@@ -322,6 +328,10 @@ def run(params: ComplexityMeasuresParams, seed: int, progress: Progress) -> Resu
     metrics |= {
         "n_networks": len(rows),
         "n_fitted": len(fitted),
+        # Fitted networks whose flatness σ is stuck at the bisection bracket's edge: their
+        # flatness is undefined and left out of that measure's τ.
+        "n_isotropic_sigma_at_edge": sum(r["isotropic_sigma_at_edge"] for r in fitted),
+        "n_magnitude_sigma_at_edge": sum(r["magnitude_sigma_at_edge"] for r in fitted),
         "mean_gap": float(np.mean([r["gap"] for r in fitted])) if fitted else None,
         "min_gap": min((r["gap"] for r in fitted), default=None),
         "max_gap": max((r["gap"] for r in fitted), default=None),
@@ -343,8 +353,8 @@ def signature_checks(metrics: dict[str, Any], params: ComplexityMeasuresParams) 
     flatness = check(
         "magnitude_flatness_predicts_gap",
         f"Kendall τ(magnitude-aware PAC-Bayes flatness, gap) ≥ {FLATNESS_TAU_MIN} over the "
-        f"networks that reached the target loss (undefined, so failed, if fewer than "
-        f"{MIN_FITTED} did)",
+        f"networks that reached the target loss and whose σ is inside the bisection bracket "
+        f"(undefined, so failed, if fewer than {MIN_FITTED} are)",
         metrics["tau_magnitude_flatness"],
         lambda v: v >= FLATNESS_TAU_MIN,
     )
@@ -378,11 +388,13 @@ def plot(result: Result, fig: "Figure") -> None:
     ax.axvline(0.0, color="grey", lw=0.8)
     ax.set_xlim(-1.0, 1.0)
     ax.set_xlabel("Kendall τ with the generalisation gap")
-    ax.set_title(f"Measures vs gap ({metrics['n_fitted']} networks)")
+    ax.set_title(f"Each measure vs gap\n({metrics['n_fitted']} fitted networks)", fontsize="medium")
     ax.legend(fontsize="small")
 
     ax = fig.add_subplot(1, 2, 2)
-    fitted = [r for r in series["networks"] if r["fitted"]]
+    fitted = [
+        r for r in series["networks"] if r["fitted"] and r.get("magnitude_flatness") is not None
+    ]
     depths = sorted({r["depth"] for r in fitted})
     for depth in depths:
         group = [r for r in fitted if r["depth"] == depth]
@@ -399,8 +411,19 @@ def plot(result: Result, fig: "Figure") -> None:
     ax.set_ylabel(f"gap: train acc − test acc ({which} test labels)")
     tau = metrics.get("tau_magnitude_flatness")
     shown = "undefined" if tau is None else f"{tau:.2f}"
-    ax.set_title(f"Magnitude-aware flatness vs gap (τ = {shown}; size: width)")
-    ax.legend(fontsize="small")
+    ax.set_title(
+        f"Magnitude-aware flatness vs gap\n(τ = {shown}; marker size: width)", fontsize="medium"
+    )
+    if fitted:
+        ax.legend(fontsize="small")
+    else:
+        ax.text(
+            0.5,
+            0.5,
+            "no fitted network with a defined flatness",
+            ha="center",
+            transform=ax.transAxes,
+        )
     fig.suptitle(f"Fantastic generalisation measures (verdict: {result.verdict})")
 
 
@@ -430,7 +453,10 @@ EXPERIMENT = Experiment(
         "PAC-Bayes flatness measures, 1/σ², where σ is the largest perturbation scale for which "
         "Gaussian noise added to every parameter (std σ: isotropic; std σ·|w| + 0.001: "
         "magnitude-aware) raises the training error by at most 0.1 on average over 5 noise "
-        "draws, found by 10 bisection steps on log σ. Each measure is correlated with the gap "
+        "draws, found by 10 bisection steps on log σ between 1e-4 and 10 (a σ that never "
+        "leaves an edge of that bracket is only a bound: its flatness is undefined and the "
+        "network is left out of that measure's τ; the metrics count them, none on seeds "
+        "0–2). Each measure is correlated with the gap "
         "by Kendall's τ-b (scipy). Scaled down from Jiang et al., who trained over 10,000 "
         "convolutional networks on CIFAR-10 and SVHN over seven hyperparameter axes: a grid "
         "of 48 small MLPs on digits keeps the run to seconds on a CPU while varying the four "

@@ -470,6 +470,8 @@ def signature_checks(metrics: dict[str, Any]) -> list[Check]:
 
 def plot(result: Result, fig: Any) -> None:
     """Errors and the bound as bars; the objective during the posterior's optimisation."""
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+
     m, s = result.metrics, result.series
     bars_ax, curve_ax = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     names = ["SGD net\ntrain", "SGD net\ntest", "stochastic\ntrain", "stochastic\ntest", "bound"]
@@ -489,7 +491,8 @@ def plot(result: Result, fig: Any) -> None:
     bars_ax.set_ylim(0.0, max(0.7, max(values) + 0.08))
     bars_ax.set_ylabel("0-1 error")
     bars_ax.set_title(
-        f"{m['n_parameters']} parameters, {m['n_train']} examples; KL = {m['kl_divergence']:.0f}",
+        f"{m['n_parameters']:,} parameters, {m['n_train']:,} examples; "
+        f"KL = {m['kl_divergence']:.0f}",
         fontsize="medium",
     )
     bars_ax.legend(fontsize="small")
@@ -498,6 +501,9 @@ def plot(result: Result, fig: Any) -> None:
     curve_ax.plot(s["step"], s["objective"], label="objective (surrogate + √(C/2m))")
     curve_ax.plot(s["step"], s["surrogate"], label="surrogate loss of the stochastic net")
     curve_ax.set_xlabel("optimisation step")
+    # At most 5 intervals with thousands separated: 16,000 or 100,000 steps stay legible.
+    curve_ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    curve_ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     curve_ax.set_ylabel("objective")
     later = [v for v in s["objective"][1:] if v is not None] or [1.0]
     curve_ax.set_ylim(0.0, max(1.2, min(3.0, max(later) * 1.05)))

@@ -192,7 +192,9 @@ class _SourceFields(CreateModel):
 
     @field_validator("tags")
     @classmethod
-    def _tags(cls, v: list[str]) -> list[str]:
+    def _tags(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:  # SourceUpdate: `"tags": null`
+            return None
         cleaned = sorted({t.strip().lower() for t in v if t and t.strip()})
         if any(len(t) > 100 for t in cleaned):
             raise ValueError("a tag is at most 100 characters")

@@ -345,7 +345,7 @@ class Intake:
         ]
         if tags:
             self.s.execute(insert(SourceTag), tags)
-        if thread is not None:
+        if thread is not None and source_ids:  # nothing created: no thread items either
             self._add_to_thread(thread, list(source_ids), found_via)
         mark(self.s, [("source", sid) for sid in source_ids])
         mark(self.s, [("work", wid) for wid in work_of.values()])

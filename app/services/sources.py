@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.core.errors import DuplicateIdentifier
 from app.models import Source, SourceRevision, SourceTag, ThreadItem, Work
-from app.models.common import MAX_YEAR, MIN_YEAR, Id, SourceKind, parse_partial_date
+from app.models.common import MAX_ID, MAX_YEAR, MIN_YEAR, Id, SourceKind, parse_partial_date
 from app.models.source import (
     SourceCreate,
     SourcePublic,
@@ -245,7 +245,9 @@ def update_work(session: Session, work: Work, data: WorkUpdate) -> Work:
 
 class WorkFilters(BaseModel):
     q: str | None = Field(None, max_length=200, description="Substring of the title.")
-    min_copies: int | None = Field(None, ge=1, description="Works with at least this many copies.")
+    min_copies: int | None = Field(
+        None, ge=1, le=MAX_ID, description="Works with at least this many copies."
+    )
 
 
 def _work_filters(stmt: Select, f: WorkFilters) -> Select:

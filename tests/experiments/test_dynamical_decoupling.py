@@ -3,7 +3,13 @@
 import pytest
 from pydantic import ValidationError
 
-from app.experiments.dynamical_decoupling import EXPERIMENT, growth, timescales
+from app.experiments.dynamical_decoupling import (
+    EXPERIMENT,
+    average,
+    growth,
+    signature_checks,
+    timescales,
+)
 from tests.experiments.runner import run
 
 
@@ -14,6 +20,7 @@ def test_quick_seed_0_separates_generalisation_from_overfitting() -> None:
     assert m["final_over_best_at_20"] >= 2
     assert m["overfit_over_gen_nd40"] > m["overfit_over_gen_nd5"]
     assert m["ratio_growth"] > 1
+    assert m["min_step_ratio"] >= 0.95  # non-decreasing along the grid, up to 5%
     # best test error early (a few dozen steps), noise fitted by the end of training
     assert m["t_gen_nd20"] <= 100
     assert m["t_overfit_nd20"] < m["t_overfit_nd40"]
@@ -39,6 +46,7 @@ def test_quick_other_seeds_reproduce(seed: int) -> None:
     assert m["overfit_over_gen_at_20"] >= 3
     assert m["final_over_best_at_20"] >= 2
     assert m["ratio_growth"] > 1
+    assert m["min_step_ratio"] >= 0.95
     assert result.verdict == "reproduced"
 
 
@@ -65,11 +73,53 @@ def test_timescales_from_curves() -> None:
     assert never["t_overfit"] is None and never["ratio"] is None
 
 
-def test_growth_censors_the_largest_and_fails_an_undefined_smallest() -> None:
-    small = {"ratio": 2.0, "t_gen": 10}
-    censored = {"ratio": None, "t_gen": 20}  # not overfitted within 1,000 steps: ratio ≥ 50
-    assert growth([small, censored], steps=1000)["ratio_growth"] == pytest.approx(25.0)
-    assert growth([censored, small], steps=1000)["ratio_growth"] is None
+def test_average_pools_draws_and_bounds_a_censored_separation() -> None:
+    def draw(t_gen: int, t_overfit: int | None) -> dict:
+        return {
+            "steps": [0, 1],
+            "train_mse": [1.0, 0.5],
+            "test_mse": [1.0, 0.2],
+            "t_gen": t_gen,
+            "t_overfit": t_overfit,
+            "best_test": 0.2,
+            "final_test": 0.4,
+            "final_train": 0.5,
+        }
+
+    pooled = average([draw(10, 40), draw(30, 80)], steps=1000)
+    assert pooled["t_gen"] == 20 and pooled["t_overfit"] == 60
+    assert pooled["ratio"] == pytest.approx(3.0)  # mean t_overfit / mean t_gen
+    assert pooled["final_over_best"] == pytest.approx(2.0)
+    censored = average([draw(10, 40), draw(30, None)], steps=1000)
+    assert censored["t_overfit"] is None and censored["ratio"] is None
+    assert censored["ratio_lower_bound"] == pytest.approx((40 + 1000) / 2 / 20)
+
+
+def _grid(*ratios: float | None, lower_bound: float | None = None) -> list[dict]:
+    return [
+        {"sample_ratio": 5.0 * 2**i, "ratio": r, "ratio_lower_bound": lower_bound}
+        for i, r in enumerate(ratios)
+    ]
+
+
+def test_growth_censors_the_largest_and_fails_an_undefined_smaller_one() -> None:
+    # Not overfitted within the budget at the largest n/d: its lower bound stands in.
+    found = growth(_grid(2.0, 3.0, None, lower_bound=50.0))
+    assert found["ratio_growth"] == pytest.approx(25.0)
+    assert found["largest_ratio_censored"] is True
+    assert growth(_grid(None, 3.0, 4.0, lower_bound=50.0))["ratio_growth"] is None
+    assert growth(_grid(2.0, None, 4.0, lower_bound=50.0))["min_step_ratio"] is None
+
+
+def test_separation_must_not_dip_along_the_grid() -> None:
+    dips = growth(_grid(2.0, 5.0, 4.0, 8.0))  # 20% down from n/d = 10 to 20
+    ties = growth(_grid(2.0, 4.0, 3.9, 8.0))  # 2.5% down: a tie
+    assert dips["min_step_ratio"] == pytest.approx(0.8)
+    # The endpoints alone (8 > 2) pass both; the dip fails.
+    dip = {c.name: c.passed for c in signature_checks(dips, [5, 10])}
+    tie = {c.name: c.passed for c in signature_checks(ties, [5, 10])}
+    assert dip["separation_grows"] is True and dip["separation_non_decreasing"] is False
+    assert tie["separation_grows"] is True and tie["separation_non_decreasing"] is True
 
 
 def test_grid_without_n_over_d_20_is_inconclusive() -> None:
@@ -78,6 +128,7 @@ def test_grid_without_n_over_d_20_is_inconclusive() -> None:
     assert by_name["separation_at_20"] is None
     assert by_name["overfitting_hurts_at_20"] is None
     assert by_name["separation_grows"] is True
+    assert by_name["separation_non_decreasing"] is True
     assert result.verdict == "inconclusive"
 
 

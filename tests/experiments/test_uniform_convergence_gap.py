@@ -33,7 +33,14 @@ def test_control_classical_regime_uniform_convergence_works() -> None:
     assert m["u_over_r_n1600"] <= 1.5
     assert m["u_growth_ratio"] < 1  # U falls with n
     assert m["max_train_mse_n800"] > 0.3  # a least-squares fit, not an interpolator
-    assert m["max_t_over_r"] == pytest.approx(1.0)  # T is the fit's own risk
+    # No interpolators: T is undefined and its condition is not tested; U fails the run.
+    assert m["max_t_over_r"] is None and m["points_without_interpolators"] == 2
+    by_name = {c.name: c.passed for c in result.checks}
+    assert by_name == {
+        "interpolator_bound_tight": None,
+        "uniform_bound_loose": False,
+        "uniform_bound_grows_with_n": False,
+    }
     assert result.verdict == "not_reproduced"
 
 
@@ -103,12 +110,45 @@ def test_closed_form_moments_match_monte_carlo() -> None:
         ({"noise_std": -0.5}, "noise_std"),
         ({"norm_slack": 0.9}, "norm_slack"),
         ({"fixed_features": 10**7}, "fixed_features"),
+        # No family of interpolators for T to range over (N ≤ n), or a trivially small one.
+        ({"feature_ratios": [0.5, 0.8]}, "feature_ratios"),
+        ({"feature_ratios": [1.0]}, "feature_ratios"),
+        ({"feature_ratios": [1.004, 2.0]}, "feature_ratios"),  # round(1.004·100) = 100
+        ({"norm_slack": 1.0}, "norm_slack"),
+        ({"norm_slack": 1.05}, "norm_slack"),
+        # The default N/n grid up to 8 checked against the larger n: 1,600 · 8 > 3,200.
+        ({"sample_sizes": [800, 1600]}, "feature_ratios"),
     ],
 )
 def test_out_of_range_parameters_are_refused(overrides: dict, field: str) -> None:
     with pytest.raises(ValidationError) as raised:
         EXPERIMENT.resolve("quick", overrides)
     assert raised.value.errors()[0]["loc"][0] == field
+
+
+def test_fixed_features_makes_the_ratio_grid_irrelevant() -> None:
+    # The control's n up to 1,600 would exceed 3,200 features with the default N/n grid,
+    # and a grid below 1 would have no interpolators: neither matters with N fixed.
+    params = EXPERIMENT.resolve("control", {"feature_ratios": [0.5]})
+    assert params.fixed_features == 50 and params.sample_sizes == [800, 1600]
+    assert EXPERIMENT.params.model_validate(params.model_dump()) == params
+
+
+def test_grid_point_without_interpolators_leaves_t_untested() -> None:
+    # N = 50 features: interpolators at n = 20, none at n = 100.
+    result = run(
+        "uniform_convergence_gap",
+        "quick",
+        seed=0,
+        sample_sizes=[20, 100],
+        fixed_features=50,
+        mc_points=1000,
+    )
+    tight = next(c for c in result.checks if c.name == "interpolator_bound_tight")
+    assert tight.passed is None and "no family of interpolators" in tight.description
+    assert result.metrics["points_without_interpolators"] == 1
+    assert result.metrics["t_over_r_n20"] is not None and result.metrics["t_over_r_n100"] is None
+    assert result.verdict != "reproduced"
 
 
 def test_one_sample_size_cannot_test_growth() -> None:

@@ -61,6 +61,18 @@ BULK_RESULT_EXAMPLE = {
 }
 
 
+# The body is read as raw JSON (so that `mode=report` can judge each item), so FastAPI does
+# not list SourceCreate among the schema's components: the body schema carries it inline,
+# its nested models (Author, SourceKind: SourcePublic's too) pointing at the components.
+SOURCE_CREATE_SCHEMA = {
+    key: value
+    for key, value in SourceCreate.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    ).items()
+    if key != "$defs"
+}
+
+
 def _thread(session: Any, thread_id: int | None) -> Thread | None:
     if thread_id is None:
         return None
@@ -102,10 +114,10 @@ def _thread(session: Any, thread_id: int | None) -> Thread | None:
                 "application/json": {
                     "schema": {
                         "oneOf": [
-                            {"$ref": "#/components/schemas/SourceCreate"},
+                            SOURCE_CREATE_SCHEMA,
                             {
                                 "type": "array",
-                                "items": {"$ref": "#/components/schemas/SourceCreate"},
+                                "items": SOURCE_CREATE_SCHEMA,
                                 "maxItems": MAX_ITEMS,
                             },
                         ]
