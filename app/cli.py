@@ -121,6 +121,14 @@ def serve(
     reload: bool = False,
     upgrade: Annotated[bool, typer.Option(help="Migrate to the latest revision first.")] = True,
     seed_data: Annotated[bool, typer.Option("--seed", help="Load the seed debate first.")] = False,
+    worker_healthcheck_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds a worker may take to answer uvicorn's health check before it is "
+            "restarted (with --workers 2 or more; a large graph takes long to build).",
+        ),
+    ] = 60,
 ) -> None:
     """Serve the API with uvicorn (migrates the database first unless --no-upgrade)."""
     import uvicorn
@@ -129,7 +137,14 @@ def serve(
         migrations.upgrade(get_settings())
     if seed_data:
         seed()
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, reload=reload)
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        timeout_worker_healthcheck=worker_healthcheck_timeout,
+    )
 
 
 @cli.command()

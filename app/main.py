@@ -29,12 +29,15 @@ from app.api.routes import (
 )
 from app.core.auth import AUTH_RESPONSES, CSRF_HEADER, authorize
 from app.core.config import Settings, get_settings
-from app.core.db import make_engine, make_sessionmaker, write_intent
+from app.core.db import make_engine, make_sessionmaker, plan_with_statistics, write_intent
 from app.core.errors import ERROR_RESPONSES, install_error_handlers
+from app.core.fast_read import DirectReads, sqlite_reader
 from app.core.guard import RequestGuard
 from app.core.migrations import check_schema
+from app.core.read_cache import DataVersion, ReadCache
 from app.jobs.embedded import EmbeddedRunner
 from app.services.graph import DebateGraph
+from app.services.sources import SOURCES
 from app.web import login, pages
 
 API_PREFIX = "/api/v1"
@@ -64,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_schema(app.state.engine, settings)
+        plan_with_statistics(app.state.engine)
+        app.state.sqlite_reader = sqlite_reader(app.state.engine)
         runner: Any = None
         if settings.job_runner == "embedded":
             runner = EmbeddedRunner(settings, app.state.sessionmaker)
@@ -77,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if runner is not None:
             runner.stop()
+        app.state.data_version.close()
+        if app.state.sqlite_reader is not None:
+            app.state.sqlite_reader.close()
         app.state.engine.dispose()
 
     app: Any = FastAPIOffline(
@@ -95,7 +103,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.graph = DebateGraph()
     install_error_handlers(app)
+    app.state.data_version = DataVersion(app.state.engine)
+    app.state.sqlite_reader = None  # opened by the lifespan, once the schema is checked
+
+    def reads_are_public() -> bool:  # read per request: tests and admins may change it
+        return not app.state.settings.read_requires_token
+
     app.add_middleware(WriteIntentMiddleware)
+    app.add_middleware(
+        ReadCache,
+        version=app.state.data_version,
+        max_bytes=settings.read_cache_mb * 1_000_000,
+        enabled=reads_are_public,
+    )
+    app.add_middleware(
+        DirectReads,
+        state=app.state,
+        readers={r.plural: r.fast_get for r in (SOURCES,) if r.fast_get is not None},
+        prefix=API_PREFIX,
+        enabled=reads_are_public,
+    )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

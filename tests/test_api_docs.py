@@ -92,3 +92,15 @@ def test_health_reports_unreachable_database(client):  # type: ignore[no-untyped
     )
     response = client.get("/health")
     assert response.status_code == 503 and response.json()["database"] == "unreachable"
+
+
+def test_ping_answers_without_the_database(client):  # type: ignore[no-untyped-def]
+    from app.core.config import Settings
+    from app.core.db import make_engine
+
+    client.app.state.engine = make_engine(
+        Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    )
+    response = client.get("/ping")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert client.get("/health").status_code == 503

@@ -1,17 +1,25 @@
 """Request-scoped dependencies: one session per request."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from app.core.db import session_scope
 from app.models.common import MAX_ID
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    yield from session_scope(request.app.state.sessionmaker)
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Async so that FastAPI does not send it through the thread pool twice per request
+    (making a Session does no I/O; the endpoint itself still runs in the pool)."""
+    session = request.app.state.sessionmaker()
+    try:
+        yield session
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -13,9 +13,10 @@ from typing import Any
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SessionDep
 from app.core.config import Settings
+from app.core.db import write_intent
 from app.core.errors import ERROR_RESPONSES, AppError, _doc
 from app.models import ApiToken
 from app.services import tokens
@@ -113,14 +114,23 @@ def caller(request: Request, session: Session) -> ApiToken | None:
 READER_WRITES = frozenset({"start_run"})
 
 
-def authorize(request: Request, session: SessionDep) -> None:
-    """Router dependency: refuses a request whose token lacks the scope it needs."""
+async def authorize(request: Request) -> None:
+    """Router dependency: refuses a request whose token lacks the scope it needs.
+
+    Async, and touching the database only when a token must be checked, so that a public
+    read costs no session and no trip through the thread pool."""
     settings = request.app.state.settings
     needed = needed_scope(request.method, settings)
     route_name = getattr(request.scope.get("route"), "name", "")
     if needed is Scope.write and route_name in READER_WRITES:
         needed = needed_scope("GET", settings)
     if needed is not None:
+        await run_in_threadpool(_require_in_own_session, request, needed)
+
+
+def _require_in_own_session(request: Request, needed: Scope) -> None:
+    write_intent.set(False)  # a lookup: on SQLite, no write lock (this thread's copy only)
+    with request.app.state.sessionmaker() as session:
         require(request, session, needed)
 
 

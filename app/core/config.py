@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         DEV_SECRET, description="Signs session cookies; must be set outside development."
     )
     read_requires_token: bool = Field(False, description="Reads need a read-scope token too.")
+    read_cache_mb: int = Field(
+        64, ge=0, le=4096, description="Memory per server process for repeated API reads (0: off)."
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
     )

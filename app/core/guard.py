@@ -14,9 +14,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.errors import error_body
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# A JSON escape of a control character other than tab, newline and carriage return (not
-# itself escaped: an odd run of backslashes before the "u").
-_CONTROL = re.compile(rb"(?<!\\)(?:\\\\)*\\u00(?:0[0-8bcef]|1[0-9a-f])", re.I)
+# A JSON escape of a control character other than tab, newline and carriage return; it
+# counts when not itself escaped (an odd run of backslashes before the "u"). The pattern
+# starts with a literal so that a large body is scanned quickly (a look-behind first made
+# the engine try every position: 0.16 s for a 6 MB bulk intake).
+_CONTROL = re.compile(rb"\\u00(?:0[0-8bcef]|1[0-9a-f])", re.I)
+
+
+def _has_control_escape(body: bytes) -> bool:
+    for match in _CONTROL.finditer(body):
+        start = first = match.start()
+        while first > 0 and body[first - 1] == 0x5C:  # backslashes before this one
+            first -= 1
+        if (start - first) % 2 == 0:
+            return True
+    return False
 
 
 def _is_json(scope: Scope) -> bool:
@@ -74,7 +86,7 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if _is_json(scope) and _CONTROL.search(body):
+        if _is_json(scope) and _has_control_escape(body):
             text = (
                 "Text may not contain control characters (\\u0000 to \\u001f other than "
                 "tab, newline and carriage return)."

@@ -109,11 +109,10 @@ def execute(
         return "failed"
     finally:
         stop.set()
-    if not store.succeed(factory, run_id, result, time.monotonic() - started):
+    then = _auto_endorse if auto_endorse else None
+    if not store.succeed(factory, run_id, result, time.monotonic() - started, then=then):
         # Cancelled (or taken away) while the last step ran: the request wins.
         return "cancelled" if store.cancelled(factory, run_id) else "lost"
-    if auto_endorse:
-        _auto_endorse(factory, run_id)
     return "succeeded"
 
 
@@ -134,8 +133,8 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{at}"
 
 
-def _auto_endorse(factory: sessionmaker[Session], run_id: int) -> None:
+def _auto_endorse(session: Session, run_id: int) -> None:
     from app.services.runs import endorse_if_registered
 
-    with factory() as session, session.begin():
-        endorse_if_registered(session, run_id)
+    session.flush()
+    endorse_if_registered(session, run_id)

@@ -6,6 +6,7 @@ can race for the same run and exactly one wins; nothing is held in memory betwee
 
 import os
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,10 +27,20 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _update(factory: Factory, run_id: int, *where: Any, **values: Any) -> bool:
+def _update(
+    factory: Factory,
+    run_id: int,
+    *where: Any,
+    then: Callable[[Session, int], Any] | None = None,
+    **values: Any,
+) -> bool:
+    """Applies `values` if `where` holds; `then` runs in the same transaction if it did."""
     with factory() as session, session.begin():
         stmt = update(ExperimentRun).where(ExperimentRun.id == run_id, *where)
-        return bool(session.execute(stmt.values(updated_at=now(), **values)).rowcount)  # type: ignore[attr-defined]
+        changed = bool(session.execute(stmt.values(updated_at=now(), **values)).rowcount)  # type: ignore[attr-defined]
+        if changed and then is not None:
+            then(session, run_id)
+        return changed
 
 
 def claim(factory: Factory, run_id: int) -> bool:
@@ -86,13 +97,21 @@ def beat(factory: Factory, run_id: int) -> None:
     _update(factory, run_id, *_mine(run_id)[1:], heartbeat_at=now())
 
 
-def succeed(factory: Factory, run_id: int, result: Result, duration_s: float) -> bool:
-    """Stores the result, unless the run was cancelled or taken away meanwhile."""
+def succeed(
+    factory: Factory,
+    run_id: int,
+    result: Result,
+    duration_s: float,
+    then: Callable[[Session, int], Any] | None = None,
+) -> bool:
+    """Stores the result, unless the run was cancelled or taken away meanwhile; `then`
+    (automatic endorsement) commits with it, so no reader sees one without the other."""
     return _update(
         factory,
         run_id,
         *_mine(run_id)[1:],
         ExperimentRun.cancel_requested.is_(False),
+        then=then,
         status=RunStatus.succeeded,
         progress=1.0,
         message="finished",

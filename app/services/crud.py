@@ -44,6 +44,8 @@ class Resource:
     before_delete: Callable[[Session, Any], None] | None = None
     # Optional: tidy up after a row is deleted (e.g. drop a work left without copies).
     after_delete: Callable[[Session, Any], None] | None = None
+    # Optional: GET by numeric id on the direct SQLite path (reader, id) -> JSON or None.
+    fast_get: Callable[[Any, int], bytes | None] | None = None
 
     def publish(self, session: Session, rows: list[Any]) -> list[Any]:
         if self.publish_many is not None:

@@ -9,6 +9,7 @@ from that noise; `normalize_title` reduces it to a comparison key.
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 _PDF = re.compile(r"^\s*\[(?:pdf|html)\]\s*", re.I)
 _ARXIV_PREFIX = re.compile(r"^\s*\[(\d{4}\.\d{4,5}(?:v\d{1,4})?)\]\s*")
@@ -35,6 +36,7 @@ _SUFFIX = re.compile(r"\s+[-|—–]\s+([^-|—–]{2,40})$")
 _TRUNCATED = re.compile(r"\s*(?:\.\.\.|…)\s*$")
 _PDF_HYPHEN = re.compile(r"(\w)- (\w)")
 _LATEX_CMD = re.compile(r"\\[a-zA-Z]+\s*|\\.")
+_NOT_WORD = re.compile(r"[^\w\s]")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class CleanTitle:
     truncated: bool
 
 
+@lru_cache(maxsize=1024)  # a source's title is cleaned on validation, then for its keys
 def clean_title(raw: str) -> CleanTitle:
     text = " ".join(raw.split())
     arxiv = None
@@ -66,9 +69,12 @@ def normalize_title(title: str) -> str:
     """A comparison key: no LaTeX, accents, case, punctuation or PDF hyphenation."""
     text = _PDF_HYPHEN.sub(r"\1\2", title)
     text = _LATEX_CMD.sub("", text).replace("{", "").replace("}", "")
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    text = re.sub(r"[^\w\s]", " ", text)
+    if text.isascii():  # nothing to decompose, no accents; casefold is lower
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = _NOT_WORD.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -106,6 +112,7 @@ def identity_keys(
     title: str, raw_title: str | None, host: str | None
 ) -> tuple[str, bool, str | None]:
     """(normalised title, truncated?, site) of a source, from what it was listed as."""
-    listed = clean_title(raw_title or title)
-    key = normalize_title(clean_title(title).title)
-    return key, listed.truncated or clean_title(title).truncated, listed.site or site_of(host)
+    own = clean_title(title)
+    listed = own if not raw_title or raw_title == title else clean_title(raw_title)
+    key = normalize_title(own.title)
+    return key, listed.truncated or own.truncated, listed.site or site_of(host)

@@ -1,6 +1,7 @@
 """Sources and works: identity checks, corrections history, tags."""
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -22,6 +23,7 @@ from app.services import identifiers, identity
 from app.services.crud import Resource
 from app.services.dependents import find_dependents
 from app.services.refs import assign, contains, ensure_unique, require_id
+from app.services.source_reader import source_json
 
 IDENTITY_FIELDS = ("doi", "openreview_id", "url", "citekey")
 
@@ -75,12 +77,16 @@ def _filters(stmt: Select, f: SourceFilters) -> Select:
     return stmt
 
 
+# Validation parsed each date once already; a bulk intake repeats few distinct dates.
+_parse_date = lru_cache(maxsize=4096, typed=True)(parse_partial_date)
+
+
 def _date_fields(data: SourceCreate | SourceUpdate) -> dict[str, Any]:
     if data.year is not None:
-        value, precision = parse_partial_date(data.year)
+        value, precision = _parse_date(data.year)
         return {"date": value, "date_precision": precision}
     if data.date is not None:
-        value, precision = parse_partial_date(data.date)
+        value, precision = _parse_date(data.date)
         return {"date": value, "date_precision": precision}
     return {"date": None, "date_precision": None}
 
@@ -126,7 +132,7 @@ def source_columns(data: SourceCreate) -> dict[str, Any]:
         **_arxiv_fields(data.arxiv),
         **_date_fields(data),
         **_identity_columns(data.title, data.raw_title, data.host),
-        "authors": [a.model_dump() for a in data.authors],
+        "authors": [{"given": a.given, "family": a.family} for a in data.authors],
     }
 
 
@@ -283,6 +289,7 @@ SOURCES = Resource(
     has_slug=False,
     after_delete=after_source_delete,
     custom_create=True,
+    fast_get=source_json,
 )
 
 WORKS = Resource(

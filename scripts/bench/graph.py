@@ -13,6 +13,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,29 +60,30 @@ def timed(client: httpx.Client, url: str, params: dict[str, Any]) -> tuple[float
     return elapsed, response.json()
 
 
-def run(database: Path, samples: int, seed: int) -> dict[str, Any]:
+def measure(
+    client: httpx.Client, base: str, samples: int, seed: int, on_loaded: Callable[[], None]
+) -> dict[str, Any]:
+    """The graph figures against a running server whose graph is not loaded yet (on the
+    worker that `client` talks to): the first request times the load; `on_loaded` runs
+    right after it (to read memory)."""
     rng = random.Random(seed)
-    with api_server(f"sqlite:///{database.resolve()}") as base, httpx.Client(timeout=120) as c:
-        pid = server_pid(int(base.rsplit(":", 1)[1]))
-        idle = rss_mb(pid)
-        load_ms, stats = timed(c, f"{base}/api/v1/graph/stats", {})
-        loaded = rss_mb(pid)
-        counts = stats["node_types"]
-        nodes = [f"{t}:{rng.randint(1, n)}" for t, n in counts.items() for _ in range(3)]
-        nodes += [f"source:{rng.randint(1, counts['source'])}" for _ in range(samples)]
-        hood = [
-            timed(c, f"{base}/api/v1/graph/nodes/{n}/neighbourhood", {"k": 2})
-            for n in rng.sample(nodes, min(samples, len(nodes)))
-        ]
-        hood_full = [
-            timed(c, f"{base}/api/v1/graph/nodes/{n}/neighbourhood", {"k": 2, "limit": 5000})
-            for n in rng.sample(nodes, 50)
-        ]
-        paths = []
-        for _ in range(samples // 3):
-            a, b = rng.sample(nodes, 2)
-            paths.append(timed(c, f"{base}/api/v1/graph/path", {"from": a, "to": b}))
-        peak = rss_mb(pid)
+    load_ms, stats = timed(client, f"{base}/api/v1/graph/stats", {})
+    on_loaded()
+    counts = stats["node_types"]
+    nodes = [f"{t}:{rng.randint(1, n)}" for t, n in counts.items() for _ in range(3)]
+    nodes += [f"source:{rng.randint(1, counts['source'])}" for _ in range(samples)]
+    hood = [
+        timed(client, f"{base}/api/v1/graph/nodes/{n}/neighbourhood", {"k": 2})
+        for n in rng.sample(nodes, min(samples, len(nodes)))
+    ]
+    hood_full = [
+        timed(client, f"{base}/api/v1/graph/nodes/{n}/neighbourhood", {"k": 2, "limit": 5000})
+        for n in rng.sample(nodes, 50)
+    ]
+    paths = []
+    for _ in range(samples // 3):
+        a, b = rng.sample(nodes, 2)
+        paths.append(timed(client, f"{base}/api/v1/graph/path", {"from": a, "to": b}))
     hood_ms = [t for t, _ in hood]
     full_ms = [t for t, _ in hood_full]
     path_ms = [t for t, _ in paths]
@@ -101,10 +103,19 @@ def run(database: Path, samples: int, seed: int) -> dict[str, Any]:
         "path_mean_length": round(
             statistics.mean([r["length"] for _, r in paths if "length" in r] or [0]), 2
         ),
-        "rss_idle_mb": round(idle, 1),
-        "rss_loaded_mb": round(loaded, 1),
-        "rss_after_queries_mb": round(peak, 1),
     }
+
+
+def run(database: Path, samples: int, seed: int) -> dict[str, Any]:
+    """Starts one uvicorn process on `database`, then `measure` with its memory."""
+    with api_server(f"sqlite:///{database.resolve()}") as base, httpx.Client(timeout=120) as c:
+        pid = server_pid(int(base.rsplit(":", 1)[1]))
+        memory = {"rss_idle_mb": round(rss_mb(pid), 1)}
+        result = measure(
+            c, base, samples, seed, lambda: memory.update(rss_loaded_mb=round(rss_mb(pid), 1))
+        )
+        memory["rss_after_queries_mb"] = round(rss_mb(pid), 1)
+    return {**result, **memory}
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""/health: is the service up and is the database reachable?"""
+"""/health and /ping: is the service up, and is the database reachable?"""
 
 from typing import Any
 
@@ -28,3 +28,14 @@ def health(request: Request) -> Any:
             content={"status": "degraded", "database": "unreachable", "detail": type(exc).__name__},
         )
     return {"status": "ok", "database": "ok", "backend": engine.dialect.name}
+
+
+@router.get(
+    "/ping",
+    summary="Liveness (no database)",
+    description="Answers at once without touching the database: a liveness probe, and the "
+    "constant-response baseline the read benchmarks compare against.",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
+async def ping() -> dict[str, str]:
+    return {"status": "ok"}
