@@ -7,7 +7,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 atlas db upgrade
-if python - <<'PY'
+# Exit status 0: empty, seed; 3: holds a debate; anything else (an error) stops the start.
+status=0
+python - <<'PY' || status=$?
 import sys
 
 from sqlalchemy import func, select
@@ -20,10 +22,12 @@ engine = make_engine(get_settings())
 with engine.connect() as conn:
     count = conn.scalar(select(func.count()).select_from(Problem))
 engine.dispose()
-sys.exit(0 if count == 0 else 1)
+sys.exit(0 if count == 0 else 3)
 PY
-then
-  atlas seed
-else
-  echo "seed: the database already holds a debate; not seeding (run \`atlas seed\` to refresh it)"
-fi
+case $status in
+  0)
+    atlas seed
+    ;;
+  3) echo "seed: the database already holds a debate; not seeding (run \`atlas seed\` to refresh it)" ;;
+  *) echo "prestart: could not count the debate's rows (exit $status)" >&2; exit "$status" ;;
+esac

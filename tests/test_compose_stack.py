@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import redis
 from tests.conftest import _pg_admin, _pg_url
 from tests.helpers import API
 from tests.servers import free_port
-from tests.test_deploy import compose_service
+from tests.test_deploy import compose_service, image_healthcheck
 from tests.test_worker import REDIS_URL
 
 pytestmark = pytest.mark.once
@@ -53,6 +54,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether `ancestor` is `pid` or one of its parents (through /proc)."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state
+    return False
+
+
 def test_api_and_worker_as_compose_runs_them(postgres_url: str, tmp_path: Path) -> None:
     queue = f"atlas-test-{secrets.token_hex(4)}"
     port = free_port()
@@ -75,6 +89,15 @@ def test_api_and_worker_as_compose_runs_them(postgres_url: str, tmp_path: Path) 
                 pass
             assert time.monotonic() < deadline, (tmp_path / "api.log").read_text()
             time.sleep(0.5)
+        # The image's HEALTHCHECK command, pointed at this port, passes; at a dead port, fails.
+        probe = image_healthcheck()[2]
+        for target, code in ((port, 0), (free_port(), 1)):
+            checked = subprocess.run(
+                [sys.executable, "-c", probe.replace("127.0.0.1:8000", f"127.0.0.1:{target}")],
+                capture_output=True,
+                timeout=60,
+            )
+            assert (checked.returncode == 0) == (code == 0), checked
         worker_process = _start(worker.argv, worker.env, worker.cwd, tmp_path / "worker.log")
         made = subprocess.run(
             ["atlas", "token", "create", "--name", "deploy test", "--scopes", "write"],
@@ -104,7 +127,8 @@ def test_api_and_worker_as_compose_runs_them(postgres_url: str, tmp_path: Path) 
                 time.sleep(0.5)
             assert run["status"] == "succeeded", (run, (tmp_path / "worker.log").read_text())
             assert run["verdict"] == "reproduced"
-            assert run["provenance"]["worker"].split(":")[-1] != str(api_process.pid)
+            runner_pid = int(run["provenance"]["worker"].split(":")[-1])
+            assert _descends_from(runner_pid, worker_process.pid), "run by the worker service"
             plot = http.get(f"{API}/runs/{run_id}/plot.png")
             assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG")
             assert list((tmp_path / "plots").glob(f"run-{run_id}-*.png")), "PLOTS_DIR on /data"

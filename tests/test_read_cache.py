@@ -4,6 +4,7 @@ through the API or not, makes the next read fresh."""
 import json
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -49,7 +50,9 @@ def test_a_commit_from_another_connection_invalidates(client: TestClient, sessio
     source = post(client, "/sources", {"title": "Before", "year": 2021})
     path = f"{API}/sources"
     _get(client, path)
-    _get(client, path)
+    cached = _get(client, path)[1]
+    if client.app.state.engine.dialect.name == "sqlite":  # type: ignore[attr-defined]
+        assert cached, "the read before the update came from the cache"
     with session_factory() as session, session.begin():  # not through the app
         session.execute(update(Source).where(Source.id == source["id"]).values(title="After"))
     body, hit = _get(client, path)
@@ -133,7 +136,7 @@ def test_the_direct_sqlite_path_answers_as_the_orm_path(
 def test_sqlite_is_given_planner_statistics_once_it_holds_data(client: TestClient) -> None:
     engine = client.app.state.engine  # type: ignore[attr-defined]
     if engine.dialect.name != "sqlite":
-        return
+        pytest.skip("PostgreSQL keeps its own statistics (autovacuum)")
     from app.core.db import plan_with_statistics
 
     def tables() -> set[str]:

@@ -18,7 +18,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # counts when not itself escaped (an odd run of backslashes before the "u"). The pattern
 # starts with a literal so that a large body is scanned quickly (a look-behind first made
 # the engine try every position: 0.16 s for a 6 MB bulk intake).
-_CONTROL = re.compile(rb"\\u00(?:0[0-8bcef]|1[0-9a-f])", re.I)
+_CONTROL = re.compile(rb"\\u00(?:0[0-8bcefBCEF]|1[0-9a-fA-F])")  # "\\U" is no JSON escape
 
 
 def _has_control_escape(body: bytes) -> bool:

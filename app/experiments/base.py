@@ -29,7 +29,8 @@ class Verdict(StrEnum):
 class Params(BaseModel):
     """Base of every experiment's parameter model: unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # strict: `true` is no width and "3" no seed (JSON numbers are still accepted for floats)
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True)
 
 
 class Check(BaseModel):

@@ -32,48 +32,11 @@ from app.main import create_app
 from app.services import tokens
 from app.services.formats import bibtex, csljson
 from app.services.intake import MAX_ITEMS
+from scripts.bench.generate import WORDS
 
 # Reflecting the schema (the app's startup check) cannot read the expression index.
 warnings.filterwarnings("ignore", message="Skipped unsupported reflection")
 
-WORDS = [
-    "learning",
-    "generalization",
-    "memorization",
-    "kernel",
-    "margin",
-    "noise",
-    "scaling",
-    "bound",
-    "network",
-    "uniform",
-    "convergence",
-    "benign",
-    "overfitting",
-    "double",
-    "descent",
-    "implicit",
-    "bias",
-    "regime",
-    "emergence",
-    "grokking",
-    "stability",
-    "compression",
-    "flatness",
-    "sharpness",
-    "PAC-Bayes",
-    "random",
-    "features",
-    "two-layer",
-    "transformer",
-    "attention",
-    "mean-field",
-    "gradient",
-    "descent",
-    "over-parameterized",
-    "interpolation",
-    "deep",
-]
 LINKS = ["of", "in", "for", "and", "with", "via", "beyond", "under"]
 GIVEN = ["Ada", "Vitaly", "Chiyuan", "Behnam", "Mikhail", "Yasaman", "Preetum", "Gintare", None]
 FAMILY = [
