@@ -94,10 +94,10 @@ def test_a_zero_budget_turns_the_cache_off(db_settings, session_factory) -> None
 def test_the_least_recently_used_answers_go_first() -> None:
     cache = ReadCache(app=None, version=None, max_bytes=100)  # type: ignore[arg-type]
     for name in ("a", "b", "c"):
-        cache._store((name, b""), Entry(1, 200, [], b"x" * 40))
+        cache._store((name, b""), Entry(1, [], b"x" * 40))
     assert list(cache.entries) == [("b", b""), ("c", b"")] and cache.size == 80
     cache.entries.move_to_end(("b", b""))  # b was read again
-    cache._store(("d", b""), Entry(1, 200, [], b"x" * 40))
+    cache._store(("d", b""), Entry(1, [], b"x" * 40))
     assert list(cache.entries) == [("b", b""), ("d", b"")] and cache.size == 80
 
 

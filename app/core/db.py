@@ -75,8 +75,9 @@ def plan_with_statistics(engine: Engine, min_sources: int = 1000) -> None:
         analysed = conn.exec_driver_sql(
             "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
         ).scalar()
-        sources = conn.exec_driver_sql("SELECT count(*) FROM sources").scalar() or 0
-        if analysed or sources < min_sources:
+        if analysed:
+            return
+        if (conn.exec_driver_sql("SELECT count(*) FROM sources").scalar() or 0) < min_sources:
             return
         conn.exec_driver_sql("ANALYZE")
         conn.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE tbl LIKE 'search_index%'")

@@ -78,7 +78,6 @@ class DataVersion:
 @dataclass
 class Entry:
     version: Any
-    status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
 
@@ -144,7 +143,7 @@ class ReadCache:
         await self.app(scope, receive, capture)
         if start is None or start["status"] != 200 or size > self.max_entry:
             return
-        self._store(key, Entry(version, 200, list(start.get("headers", [])), b"".join(chunks)))
+        self._store(key, Entry(version, list(start.get("headers", [])), b"".join(chunks)))
 
     def _store(self, key: tuple[str, bytes], entry: Entry) -> None:
         old = self.entries.pop(key, None)
@@ -159,5 +158,5 @@ class ReadCache:
 
 async def _replay(entry: Entry, send: Send) -> None:
     headers = [*entry.headers, (b"x-cache", b"hit")]
-    await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": entry.body})

@@ -286,6 +286,13 @@ def generate(database: Path, scale: float, seed: int) -> dict[str, int]:
     return {name: len(rows[name]) for name in order}
 
 
+def require_set(database: Path) -> Path:
+    """`database`, or exit with what to run when the set has not been generated."""
+    if not database.exists():
+        raise SystemExit(f"{database} does not exist: run scripts/bench/generate.py first")
+    return database
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", type=Path, default=Path("var/bench.db"))

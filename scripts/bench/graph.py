@@ -21,6 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from scripts.bench.generate import require_set
 from tests.servers import api_server
 
 
@@ -125,8 +126,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=Path("var/bench-graph.json"))
     args = parser.parse_args()
-    if not args.database.exists():
-        sys.exit(f"{args.database} does not exist: run scripts/bench/generate.py first")
+    require_set(args.database)
     result = run(args.database, args.samples, args.seed)
     width = max(map(len, result))
     for name, value in result.items():

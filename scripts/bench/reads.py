@@ -43,7 +43,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.bench.generate import WORDS
+from scripts.bench.generate import WORDS, require_set
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -655,8 +655,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if not args.database.exists():
-        sys.exit(f"{args.database} does not exist: run scripts/bench/generate.py first")
+    require_set(args.database)
     log_dir = ROOT / "var" / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
     database = args.database.resolve()

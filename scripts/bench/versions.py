@@ -32,6 +32,7 @@ from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
 from app.models import Base
 from app.services import tokens
+from scripts.bench.generate import require_set
 
 FORMATS = ("json", "md", "html")
 
@@ -137,8 +138,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--renders", type=int, default=50)
     args = parser.parse_args()
-    if not args.database.exists():
-        sys.exit(f"{args.database} does not exist: run scripts/bench/generate.py first")
+    require_set(args.database)
     for key, value in run(args.database, args.items, args.renders).items():
         print(f"{key:<22} {value}")
 
