@@ -132,7 +132,7 @@ def source_columns(data: SourceCreate) -> dict[str, Any]:
         **_arxiv_fields(data.arxiv),
         **_date_fields(data),
         **_identity_columns(data.title, data.raw_title, data.host),
-        "authors": [{"given": a.given, "family": a.family} for a in data.authors],
+        "authors": [a.model_dump() for a in data.authors],
     }
 
 
