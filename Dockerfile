@@ -50,6 +50,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
 
-# Migrate (and seed a new database), then serve with 2 uvicorn worker processes
-# (docs/deployment.md says why 2). The job worker overrides this with `atlas worker`.
-CMD ["sh", "-c", "scripts/prestart.sh && exec atlas serve --host 0.0.0.0 --port 8000 --workers 2 --no-upgrade"]
+# Migrate (and seed a new database), then serve with one uvicorn process
+# (docs/deployment.md says why one). The job worker overrides this with `atlas worker`.
+CMD ["sh", "-c", "scripts/prestart.sh && exec atlas serve --host 0.0.0.0 --port 8000 --workers 1 --no-upgrade"]

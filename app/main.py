@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
@@ -67,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_schema(app.state.engine, settings)
+        # Synchronous handlers run in this many threads. Python work holds the GIL, so more
+        # threads add no speed; they add peak memory (each computes a large answer at once).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.sync_threads
         plan_with_statistics(app.state.engine)
         app.state.sqlite_reader = sqlite_reader(app.state.engine)
         runner: Any = None

@@ -428,7 +428,7 @@ def test_compose_service_points_at_this_host(tmp_path):  # type: ignore[no-untyp
     assert api.env["DATABASE_URL"] == url
     assert api.env["REDIS_URL"] == "redis://127.0.0.1:6379/0"
     assert api.env["PLOTS_DIR"] == str(tmp_path / "plots")
-    assert api.argv[2].endswith("--host 127.0.0.1 --port 8123 --workers 2 --no-upgrade")
+    assert api.argv[2].endswith("--host 127.0.0.1 --port 8123 --workers 1 --no-upgrade")
     worker = compose_service("worker", url, data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/5")
     assert worker.argv == ["atlas", "worker"]
     assert worker.env["REDIS_URL"] == "redis://127.0.0.1:6379/5"

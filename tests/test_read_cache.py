@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from app.core.read_cache import Entry, ReadCache
+from app.core.read_cache import Entry, ReadCache, accepts_gzip
 from app.main import create_app
 from app.models import Source
 from app.models.source import SourcePublic
@@ -81,6 +81,43 @@ def test_errors_runs_and_token_guarded_reads_are_not_cached(client: TestClient) 
     one = client.get(f"{API}/sources/{source['id']}", headers={"Authorization": ""})
     assert one.status_code == 401
     assert client.get(f"{API}/sources/{source['id']}").json()["title"] == "Guarded"
+
+
+def test_hits_are_gzip_for_clients_that_accept_it_and_plain_for_others(
+    client: TestClient,
+) -> None:
+    for n in range(30):  # a list long enough that compression shows
+        post(client, "/sources", {"title": f"Compressible paper number {n}", "year": 2020})
+    path = f"{API}/sources?limit=30"
+    plain = {"Accept-Encoding": "identity"}
+    first = client.get(path, headers=plain)
+    assert first.headers.get("x-cache") is None and "content-encoding" not in first.headers
+    if client.app.state.engine.dialect.name != "sqlite":  # type: ignore[attr-defined]
+        return  # another database's commit may change PostgreSQL's snapshot: no sure hit
+    zipped = client.get(path, headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    assert zipped.headers["x-cache"] == "hit" and zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < len(first.content) / 3
+    assert zipped.content == first.content  # httpx decoded it: the same bytes as computed
+    again = client.get(path, headers=plain)
+    assert again.headers["x-cache"] == "hit" and "content-encoding" not in again.headers
+    assert again.content == first.content
+    assert int(again.headers["content-length"]) == len(first.content)
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("gzip", True),
+        ("deflate, gzip;q=1.0", True),
+        ("*", True),
+        ("gzip;q=0", False),
+        ("identity", False),
+        ("br", False),
+        ("", False),
+    ],
+)
+def test_accept_encoding_is_read_with_its_weights(header: str, accepted: bool) -> None:
+    assert accepts_gzip({"headers": [(b"accept-encoding", header.encode())]}) is accepted
 
 
 def test_a_zero_budget_turns_the_cache_off(db_settings, session_factory) -> None:

@@ -251,6 +251,14 @@ def test_diff_across_versions_merges_and_evidence(seeded):  # type: ignore[no-un
         "/evidence",
         {"claim_id": claim["id"], "source_id": source["source_id"], "relation": "supports"},
     )
+    # Evidence from a source outside the thread is not the thread's: it cannot be cited
+    # there, and stays out of the version.
+    outside = post(seeded, "/sources", {"title": "A paper no thread lists"})
+    post(
+        seeded,
+        "/evidence",
+        {"claim_id": claim["id"], "source_id": outside["id"], "relation": "contests"},
+    )
     listings = {
         i["citation_number"]: i["source_id"]
         for i in seeded.get(
@@ -266,6 +274,12 @@ def test_diff_across_versions_merges_and_evidence(seeded):  # type: ignore[no-un
     assert change["change"] == "shifted"  # from version 7, seen across 6 → 8
     assert [c["id"] for c in diff["claims_added"]] == [claim["id"]]
     assert [e["id"] for e in diff["evidence_added"]] == [evidence["id"]]
+    document = seeded.get(f"{THREAD}/versions/8").json()
+    assert [e["id"] for e in document["evidence"] if e["claim_id"] == claim["id"]] == [
+        evidence["id"]
+    ]
+    # No run is endorsed here: every piece of evidence comes from a source the thread cites.
+    assert all(e["citation"] is not None for e in document["evidence"])
     assert diff["sources_removed"] == [] and diff["sources_merged"] == [{"number": 10, "into": 9}]
     assert seeded.get(f"{THREAD}/versions/8/diff/6").status_code == 422
     assert seeded.get(f"{THREAD}/versions/6/diff/6").status_code == 422

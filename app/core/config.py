@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     read_cache_mb: int = Field(
         64, ge=0, le=4096, description="Memory per server process for repeated API reads (0: off)."
     )
+    sync_threads: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Threads per server process that run synchronous request handlers.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
     )

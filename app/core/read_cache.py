@@ -13,12 +13,18 @@ by any other connection or process:
 Reading the version before computing the answer makes a race harmless: a commit landing
 during the computation changes the version, so the entry is never served.
 
+Entries are kept gzip-compressed (JSON shrinks 5 to 10 times, so the same memory holds
+that many more answers). A client that accepts gzip gets the stored bytes as they are;
+any other gets them decompressed, which costs far less than computing the answer.
+
 Runs and experiments are not cached (their plots live on disk), nor are reads when
 `READ_REQUIRES_TOKEN` is set (the answer would skip the token check).
 """
 
 import contextlib
+import gzip
 import logging
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -78,8 +84,8 @@ class DataVersion:
 @dataclass
 class Entry:
     version: Any
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
+    headers: list[tuple[bytes, bytes]]  # the answer's, less content-length
+    gzipped: bytes
 
 
 class ReadCache:
@@ -120,7 +126,7 @@ class ReadCache:
         entry = self.entries.get(key)
         if entry is not None and entry.version == version:
             self.entries.move_to_end(key)
-            await _replay(entry, send)
+            await _replay(entry, send, accepts_gzip(scope))
             return
         await self._fill(scope, receive, send, key, version)
 
@@ -143,20 +149,42 @@ class ReadCache:
         await self.app(scope, receive, capture)
         if start is None or start["status"] != 200 or size > self.max_entry:
             return
-        self._store(key, Entry(version, list(start.get("headers", [])), b"".join(chunks)))
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        body = gzip.compress(b"".join(chunks), compresslevel=6, mtime=0)
+        self._store(key, Entry(version, headers, body))
 
     def _store(self, key: tuple[str, bytes], entry: Entry) -> None:
         old = self.entries.pop(key, None)
         if old is not None:
-            self.size -= len(old.body)
+            self.size -= len(old.gzipped)
         self.entries[key] = entry
-        self.size += len(entry.body)
+        self.size += len(entry.gzipped)
         while self.size > self.max_bytes and self.entries:
             _, dropped = self.entries.popitem(last=False)
-            self.size -= len(dropped.body)
+            self.size -= len(dropped.gzipped)
 
 
-async def _replay(entry: Entry, send: Send) -> None:
-    headers = [*entry.headers, (b"x-cache", b"hit")]
+def accepts_gzip(scope: Scope) -> bool:
+    """Whether Accept-Encoding lists gzip (or *) without q=0."""
+    for name, value in scope.get("headers", []):
+        if name == b"accept-encoding":
+            for item in value.decode("latin-1").lower().split(","):
+                coding, _, params = item.strip().partition(";")
+                q = params.replace(" ", "").removeprefix("q=")
+                if coding.strip() in ("gzip", "*") and q not in ("0", "0.0", "0.00", "0.000"):
+                    return True
+    return False
+
+
+async def _replay(entry: Entry, send: Send, gzipped: bool) -> None:
+    body = entry.gzipped if gzipped else zlib.decompress(entry.gzipped, wbits=31)
+    headers = [
+        *entry.headers,
+        (b"content-length", str(len(body)).encode()),
+        (b"vary", b"accept-encoding"),
+        (b"x-cache", b"hit"),
+    ]
+    if gzipped:
+        headers.append((b"content-encoding", b"gzip"))
     await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": entry.body})
+    await send({"type": "http.response.body", "body": body})

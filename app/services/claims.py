@@ -164,12 +164,12 @@ def update_evidence(session: Session, evidence: Evidence, data: EvidenceUpdate) 
 
 
 def publish_claims(session: Session, rows: list[Claim]) -> list[ClaimPublic]:
-    evidence = contested.evidence_by_claim(session, [r.id for r in rows])
+    summaries = contested.by_claim(session, [r.id for r in rows])
     tallies = run_tallies(session, {r.experiment for r in rows if r.experiment})
     return [
         ClaimPublic.model_validate(r).model_copy(
             update={
-                "evidence_summary": EvidenceSummary(**contested.summarize(evidence.get(r.id, []))),
+                "evidence_summary": EvidenceSummary(**summaries.get(r.id, contested.summary())),
                 "runs": tallies.get(r.experiment or "") if r.experiment else None,
             }
         )

@@ -9,10 +9,9 @@ sides have evidence, and highest when both sides are large and balanced (3 vs 3 
 6 vs 1 scores 1.7). Ties go to more contesting works, then more supporting works.
 """
 
-from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, case, cast, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.models import Evidence, ExperimentRun, Source
@@ -27,68 +26,75 @@ def score(supporting: int, contesting: int) -> float:
     return 0.0 if supporting == 0 or contesting == 0 else 2 * supporting * contesting / total
 
 
-class Tally:
-    """Evidence counted by side: rows, and the distinct works behind them."""
-
-    def __init__(self, rows: list[tuple[Any, int | None, int | None]] = ()) -> None:  # type: ignore[assignment]
-        self.supports = self.contests = 0
-        # Work ids, or "experiment:<name>" for endorsed runs.
-        self.s_works: set[int | str] = set()
-        self.c_works: set[int | str] = set()
-        for relation, _source, work in rows:
-            if relation in SUPPORTING:
-                self.supports += 1
-                if work is not None:
-                    self.s_works.add(work)
-            elif relation in CONTESTING:
-                self.contests += 1
-                if work is not None:
-                    self.c_works.add(work)
-
-    def add(self, other: "Tally") -> "Tally":
-        self.supports += other.supports
-        self.contests += other.contests
-        self.s_works |= other.s_works
-        self.c_works |= other.c_works
-        return self
-
-    def summary(self) -> dict[str, Any]:
-        s, c = len(self.s_works), len(self.c_works)
-        return {
-            "supports": self.supports,
-            "contests": self.contests,
-            "supporting_works": s,
-            "contesting_works": c,
-            "score": round(score(s, c), 4),
-        }
+def summary(supports: int = 0, contests: int = 0, s_works: int = 0, c_works: int = 0) -> dict:
+    return {
+        "supports": supports,
+        "contests": contests,
+        "supporting_works": s_works,
+        "contesting_works": c_works,
+        "score": round(score(s_works, c_works), 4),
+    }
 
 
-def summarize(rows: list[tuple[Any, int | None, int | None]]) -> dict[str, Any]:
-    """rows: (relation, source id, work id) of a claim's (or a side's) evidence."""
-    return Tally(rows).summary()
+def _work() -> Any:
+    """The work an evidence row counts as: its source's work, or for an endorsed run
+    "experiment:<name>" (several runs of one experiment count once)."""
+    return func.coalesce(
+        cast(Source.work_id, String), literal("experiment:") + ExperimentRun.experiment
+    )
 
 
-def evidence_by_claim(
-    session: Session, claim_ids: list[Id] | None
-) -> dict[int, list[tuple[Any, int | None, int | None]]]:
-    q = (
-        select(
-            Evidence.claim_id,
-            Evidence.relation,
-            Evidence.source_id,
-            Source.work_id,
-            ExperimentRun.experiment,
-        )
+def _evidence_with_works(*columns: Any) -> Any:
+    return (
+        select(*columns)
+        .select_from(Evidence)
         .outerjoin(Source, Source.id == Evidence.source_id)
         .outerjoin(ExperimentRun, ExperimentRun.id == Evidence.run_id)
     )
+
+
+def by_claim(session: Session, claim_ids: list[Id] | None) -> dict[int, dict[str, Any]]:
+    """Claim id → summary, for the claims (all when None) that have evidence. Counted in
+    the database: a hub claim's thousands of evidence rows never reach Python."""
+    supporting = Evidence.relation.in_(SUPPORTING)
+    contesting = Evidence.relation.in_(CONTESTING)
+    q = _evidence_with_works(
+        Evidence.claim_id,
+        func.sum(case((supporting, 1), else_=0)),
+        func.sum(case((contesting, 1), else_=0)),
+        func.count(distinct(case((supporting, _work())))),
+        func.count(distinct(case((contesting, _work())))),
+    ).group_by(Evidence.claim_id)
     if claim_ids is not None:
         q = q.where(Evidence.claim_id.in_(claim_ids))
-    grouped: dict[int, list[tuple[Any, int | None, Any]]] = defaultdict(list)
-    for claim_id, relation, source_id, work_id, experiment in session.execute(q):
-        work = work_id if work_id is not None else experiment and f"experiment:{experiment}"
-        grouped[claim_id].append((relation, source_id, work))
-    return grouped
+    return {row[0]: summary(*row[1:]) for row in session.execute(q)}
+
+
+def by_side(
+    session: Session, claims_of_side: dict[Id, list[Id]], claims: dict[Id, dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """Side id → summary of the evidence on all its claims, where a work on two of them
+    counts once. `claims`: by_claim of those claims. Sides share popular claims, so each
+    claim's works are fetched once (distinct, through Core: no ORM rows) and united here."""
+    claim_ids = sorted({c for ids in claims_of_side.values() for c in ids})
+    works: dict[int, tuple[set[str], set[str]]] = {c: (set(), set()) for c in claim_ids}
+    q = _evidence_with_works(Evidence.claim_id, Evidence.relation.in_(SUPPORTING), _work()).where(
+        Evidence.claim_id.in_(claim_ids), Evidence.relation.in_(SUPPORTING | CONTESTING)
+    )
+    for claim_id, is_supporting, work in session.connection().execute(q.distinct()):
+        if work is not None:
+            works[claim_id][0 if is_supporting else 1].add(work)
+    out = {}
+    for side_id, ids in claims_of_side.items():
+        s_works = set().union(*(works[c][0] for c in ids))
+        c_works = set().union(*(works[c][1] for c in ids))
+        out[side_id] = summary(
+            sum(claims[c]["supports"] for c in ids if c in claims),
+            sum(claims[c]["contests"] for c in ids if c in claims),
+            len(s_works),
+            len(c_works),
+        )
+    return out
 
 
 def ranking(
@@ -96,12 +102,11 @@ def ranking(
 ) -> list[tuple[int, dict[str, Any]]]:
     """(claim id, summary) for every claim (of `claim_ids`, if given) with contesting
     evidence, most contested first."""
-    summaries = {
-        cid: summarize(rows)
-        for cid, rows in evidence_by_claim(session, None).items()
-        if claim_ids is None or cid in claim_ids
-    }
-    contested = [(cid, s) for cid, s in summaries.items() if s["contesting_works"] > 0]
+    contested = [
+        (cid, s)
+        for cid, s in by_claim(session, None).items()
+        if s["contesting_works"] > 0 and (claim_ids is None or cid in claim_ids)
+    ]
     contested.sort(
         key=lambda x: (-x[1]["score"], -x[1]["contesting_works"], -x[1]["supporting_works"], x[0])
     )

@@ -50,7 +50,10 @@ from app.models.links import (
 )
 
 Owner = str  # "type:id" of the row that owns some edges, e.g. "evidence:7"
-OwnedEdges = Any  # one (u, v, key) tuple, or a list of them
+# What `DebateGraph.owned` keeps per owner. Most owners own one edge keyed by the owner
+# itself: for them only one end of it (a node name, already interned: no new object; at
+# 430,000 edges a tuple each would cost 27 MB). Otherwise a list of (u, v, key) tuples.
+OwnedEdges = Any
 
 # One shared, read-only attribute dict per relation (see DebateGraph._add).
 _RELATION_ATTRS: dict[str, dict[str, str]] = {}
@@ -240,6 +243,15 @@ def _tension_edges(s: Session, ids: list[int] | None) -> Iterator[EdgeRow]:
 OWNER_TYPES = ("source", "claim", "evidence", "perspective", "tension", "event", "problem", "edge")
 
 
+def _anchor(owner: Owner, u: str, v: str) -> str:
+    """The end of an owner's only edge by which to find it again: the end with few edges.
+    That is the owner's own node where it is one (a claim's `about` edge, the source of
+    `authorship:7`), else the edge's origin (a source's evidence; hubs are claims)."""
+    owner_type, _, owner_id = owner.partition(":")
+    own = f"source:{owner_id}" if owner_type == "authorship" else owner
+    return v if v == own else u
+
+
 # ---------------------------------------------------------------- the service
 
 
@@ -385,22 +397,35 @@ class DebateGraph:
         keydict[key] = _RELATION_ATTRS.setdefault(relation, {"relation": relation})
         edge = (u, v, key)
         held = self.owned.get(owner)
-        if held is None:
-            self.owned[owner] = edge  # most owners own one edge: no list for them
+        if held is None and key == owner:
+            self.owned[owner] = _anchor(owner, u, v)
         elif isinstance(held, list):
             held.append(edge)
         else:
-            self.owned[owner] = [held, edge]
+            self.owned[owner] = [*self._owned_edges(owner), edge]
 
     def _load_edges(self, session: Session, owner_type: str, ids: list[int] | None) -> None:
         for owner_id, u, v, relation in _owned_edges(session, owner_type, ids):
             self._add(f"{owner_type}:{owner_id}", u, v, relation)
 
+    def _owned_edges(self, owner: Owner) -> list[tuple[str, str, str]]:
+        held = self.owned.get(owner)
+        if held is None or isinstance(held, list):
+            return held or []
+        # One edge keyed `owner` at the node `held`: look among that node's edges.
+        for v, keydict in self.g._succ.get(held, {}).items():
+            if owner in keydict:
+                return [(held, v, owner)]
+        for u, keydict in self.g._pred.get(held, {}).items():
+            if owner in keydict:
+                return [(u, held, owner)]
+        return []
+
     def _drop_owned(self, owner: Owner) -> None:
-        held = self.owned.pop(owner, [])
-        for u, v, key in held if isinstance(held, list) else [held]:
+        for u, v, key in self._owned_edges(owner):
             if self.g.has_edge(u, v, key):
                 self.g.remove_edge(u, v, key)
+        self.owned.pop(owner, None)
 
     def _load_authorship(self, source_nodes: Iterable[str]) -> None:
         for node in source_nodes:

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.core.errors import InvalidInput, NotFound
@@ -156,8 +156,16 @@ def build(
         | set(session.scalars(select(Evidence.claim_id).where(Evidence.source_id.in_(source_ids))))
     )
     claims = session.scalars(select(Claim).where(Claim.id.in_(claim_ids)).order_by(Claim.id)).all()
+    # The evidence the thread itself brings: from its sources, or from endorsed experiment
+    # runs. Evidence from sources outside the thread cannot be cited in it, and would tie
+    # the document's size to the whole database (a popular claim has thousands of rows).
     evidence = session.scalars(
-        select(Evidence).where(Evidence.claim_id.in_(claim_ids)).order_by(Evidence.id)
+        select(Evidence)
+        .where(
+            Evidence.claim_id.in_(claim_ids),
+            or_(Evidence.source_id.in_(source_ids), Evidence.run_id.is_not(None)),
+        )
+        .order_by(Evidence.id)
     ).all()
 
     def evolution(p: Perspective) -> dict[str, Any] | None:

@@ -2,7 +2,6 @@
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Select, select
@@ -199,21 +198,12 @@ def _endorsed_runs(session: Session, claim_ids: list[int]) -> dict[int, list[Run
 def publish_tensions(session: Session, rows: list[Tension]) -> list[TensionPublic]:
     """Tensions with, per side, its claims and perspectives and the evidence on its claims."""
     claim_ids = sorted({c.id for t in rows for side in t.sides for c in side.claims})
-    # One tally per claim, reused by every side that names it (popular claims have many).
-    tallies = {
-        cid: contested.Tally(ev)
-        for cid, ev in contested.evidence_by_claim(session, claim_ids).items()
-    }
-    summaries = {cid: tally.summary() for cid, tally in tallies.items()}
-    empty = contested.Tally().summary()
+    summaries = contested.by_claim(session, claim_ids)
+    side_summaries = contested.by_side(
+        session, {side.id: [c.id for c in side.claims] for t in rows for side in t.sides}, summaries
+    )
+    empty = contested.summary()
     runs = _endorsed_runs(session, claim_ids)
-
-    def side_tally(side: TensionSide) -> dict[str, Any]:
-        total = contested.Tally()
-        for c in side.claims:
-            if c.id in tallies:
-                total.add(tallies[c.id])
-        return total.summary()
 
     def side_out(side: TensionSide) -> SidePublic:
         return SidePublic(
@@ -235,7 +225,7 @@ def publish_tensions(session: Session, rows: list[Tension]) -> list[TensionPubli
             perspectives=[
                 PerspectiveBrief(id=p.id, slug=p.slug, label=p.label) for p in side.perspectives
             ],
-            evidence=side_tally(side),
+            evidence=side_summaries.get(side.id, empty),
             experiment_runs=[r for c in side.claims for r in runs.get(c.id, [])],
         )
 

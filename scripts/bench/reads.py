@@ -1,6 +1,7 @@
 """Read throughput under 16 concurrent clients, against the server run as production runs
-it (`atlas serve --workers 2 --no-upgrade`, ENVIRONMENT=production), with wrk in a separate
-process: GET /api/v1/sources/{id}, a filtered source list, open tensions and search, each
+it (`atlas serve --workers 1 --no-upgrade`, ENVIRONMENT=production), with wrk in a separate
+process (sending `Accept-Encoding: gzip`, as browsers, httpx and requests do by default):
+GET /api/v1/sources/{id}, a filtered source list, open tensions and search, each
 against the constant endpoint /ping of the same server in the same run (the ratio), in two
 regimes:
 
@@ -11,8 +12,8 @@ regimes:
   of a sample on each worker must answer `x-cache: hit` (checked and printed).
 
 Also datasette serving the same SQLite file for the equivalent list query (it has no such
-cache: compare it with the cold regime), and the server's resident memory (master and
-workers, from /proc) with the set loaded.
+cache: compare it with the cold regime), and the server's resident memory (all its
+processes, from /proc) with the set loaded.
 
     python scripts/bench/reads.py --database var/bench/set-1.db [--duration 10]
 
@@ -47,7 +48,8 @@ from scripts.bench.generate import WORDS, require_set
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CONNECTIONS, THREADS, WORKERS = 16, 2, 2
+CONNECTIONS, THREADS = 16, 2
+WORKERS = 1  # as production runs it: README "Number of server processes"
 PAGE, MAX_PAGES = 50, 20  # list pages: the first 20 pages of 50 of each year
 
 
@@ -96,24 +98,24 @@ def children(pid: int) -> list[int]:
 @dataclass
 class Server:
     base: str
-    master: int
+    master: int  # uvicorn's supervisor, or with one worker the one server process
     process: subprocess.Popen[bytes]
-    idle: dict[int, float]  # each worker's resident memory (MB) before any request
+    idle: dict[int, float]  # each process's resident memory (MB) before any request
 
     def workers(self) -> list[int]:
-        return children(self.master)
+        return children(self.master) or [self.master]
+
+    def processes(self) -> list[int]:
+        return sorted({self.master, *self.workers()})
 
     def memory(self) -> dict[str, float]:
-        pids = self.workers()
-        workers = [rss_mb(p) for p in pids]
-        master = rss_mb(self.master)
+        workers = [rss_mb(p) for p in self.workers()]
         return {
-            "pss_total_mb": round(sum(pss_mb(p) for p in [self.master, *pids]), 1),
-            "rss_total_mb": round(master + sum(workers), 1),
-            "rss_master_mb": round(master, 1),
+            "pss_total_mb": round(sum(pss_mb(p) for p in self.processes()), 1),
+            "rss_total_mb": round(sum(rss_mb(p) for p in self.processes()), 1),
             "rss_worker_max_mb": round(max(workers), 1),
-            "rss_idle_total_mb": round(master + sum(self.idle.values()), 1),
-            "workers": float(len(workers)),
+            "rss_idle_total_mb": round(sum(self.idle.values()), 1),
+            "processes": float(len(self.processes())),
         }
 
 
@@ -142,8 +144,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def production_server(database: Path, log: Path, **env: str) -> Iterator[Server]:
-    """`atlas serve --workers 2 --no-upgrade` as the Dockerfile runs it, on `database`;
+def production_server(
+    database: Path, log: Path, workers: int = WORKERS, **env: str
+) -> Iterator[Server]:
+    """`atlas serve --workers N --no-upgrade` as the Dockerfile runs it, on `database`;
     its output (access log included, as in production) goes to `log`."""
     port = free_port()
     environment = {
@@ -156,20 +160,21 @@ def production_server(database: Path, log: Path, **env: str) -> Iterator[Server]
         **env,
     }
     command = [str(Path(sys.executable).parent / "atlas"), "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(WORKERS), "--no-upgrade"]
+    command += ["--port", str(port), "--workers", str(workers), "--no-upgrade"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base}/health", process, log, 120)
+        server = Server(base, process.pid, process, {})
         deadline = time.monotonic() + 60
-        while len(children(process.pid)) < WORKERS:
+        while workers > 1 and len(children(process.pid)) < workers:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"expected {WORKERS} workers, found {children(process.pid)}")
+                raise RuntimeError(f"expected {workers} workers, found {children(process.pid)}")
             time.sleep(0.2)
-        time.sleep(1)  # the other worker finishes its start-up too
-        idle = {pid: rss_mb(pid) for pid in children(process.pid)}
-        yield Server(base, process.pid, process, idle)
+        time.sleep(1)  # every worker finishes its start-up too
+        server.idle = {pid: rss_mb(pid) for pid in server.processes()}
+        yield server
     finally:
         stop(process)
 
@@ -405,8 +410,11 @@ def lua_string(s: str) -> str:
     return json.dumps(s)  # a JSON string literal is a valid Lua string literal for ASCII text
 
 
-def wrk(base: str, target: Target, duration: float, seed: int) -> dict[str, float]:
-    """Requests/s and latency of `target` under 16 connections on 2 wrk threads."""
+def wrk(
+    base: str, target: Target, duration: float, seed: int, warm_up: bool = False
+) -> dict[str, float]:
+    """Requests/s and latency of `target` under 16 connections on 2 wrk threads (a warm-up
+    run only opens connections and pages: it may complete nothing, and says nothing)."""
     script = LUA % {
         "prefix": lua_string(target.prefix),
         "ids": target.ids,
@@ -417,6 +425,7 @@ def wrk(base: str, target: Target, duration: float, seed: int) -> dict[str, floa
         f.write(script)
         f.flush()
         command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration:g}s", "--latency"]
+        command += ["-H", "Accept-Encoding: gzip"]  # as HTTP clients send it by default
         command += ["--timeout", "30s", "-s", f.name, base]
         done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -426,7 +435,7 @@ def wrk(base: str, target: Target, duration: float, seed: int) -> dict[str, floa
     errors = {k: r[k] for k in ("connect", "read", "write", "status", "timeout") if r[k]}
     if errors:  # loud, but the figures are kept: the caller fails the run at the end
         print(f"\n  ERROR {target.name}: {errors} out of {r['requests']} requests", flush=True)
-    if not r["requests"]:  # no figure rather than 0 req/s and 0 ms
+    if not r["requests"] and not warm_up:  # no figure rather than 0 req/s and 0 ms
         print(
             f"\n    no {target.name} request completed within {duration:g} s under "
             f"{CONNECTIONS} connections: too slow for this --duration",
@@ -585,7 +594,7 @@ def datasette(database: Path, log: Path) -> Iterator[tuple[str, str, subprocess.
 
 REGIMES = {
     "cold": "READ_CACHE_MB=0: every request computed",
-    "warm": "default server, every URL primed on both workers: answers from the read cache",
+    "warm": "default server, every URL primed on every worker: answers from the read cache",
 }
 LAZY = ["/api/v1/graph/stats", "/api/v1/tensions?status=open", "/api/v1/search?q=x"]
 
@@ -606,7 +615,7 @@ def measure(
     settle(server)
     ping = wrk(server.base, Target("ping", "/ping"), duration, seed)
     for target in targets:
-        wrk(server.base, target, min(2.0, duration), seed + 1)  # warm-up: connections, pages
+        wrk(server.base, target, min(2.0, duration), seed + 1, warm_up=True)
         settle(server)
         r = wrk(server.base, target, duration, seed)
         out.update({f"{target.name}_{k}": v for k, v in r.items()})
@@ -632,7 +641,7 @@ def against_datasette(
         target = datasette_target(database, name)
         check(base, target, rng, items_of)
         same_rows(server.base, base, atlas_targets(database)[1], target)
-        wrk(base, target, min(2.0, duration), seed + 1)
+        wrk(base, target, min(2.0, duration), seed + 1, warm_up=True)
         r = wrk(base, target, duration, seed)
         out.update({f"{target.name}_{k}": v for k, v in r.items()})
         out["datasette_rss_mb"] = round(rss_mb(process.pid), 1)

@@ -34,7 +34,7 @@ READS = {
     "open_tensions": "GET /tensions?status=open",
     "search": "GET /search?q",
 }
-# warm: the default server with every URL of the load primed on both workers (the design
+# warm: the default server with every URL of the load primed on every worker (the design
 # target is read against it); cold: READ_CACHE_MB=0, every request computed (beside it)
 FIGURES = [
     Figure("sources", "sources in the set", "", "size"),
@@ -80,9 +80,9 @@ FIGURES += [
     Figure("render_md_first_ms", "render stored version: md", "ms", "cost", ("<", 50.0)),
     Figure("render_html_first_ms", "render stored version: html", "ms", "cost", ("<", 50.0)),
     Figure("render_html_p50_ms", "  html, repeated, p50", "ms", "cost"),
-    Figure("rss_idle_total_mb", "server RSS at start (3 procs)", "MB", "cost"),
+    Figure("rss_idle_total_mb", "server RSS at start", "MB", "cost"),
     Figure("pss_total_mb", "server memory, set loaded (PSS)", "MB", "cost", ("<", 400.0)),
-    Figure("rss_total_mb", "  RSS sum master + 2 workers", "MB", "cost"),
+    Figure("rss_total_mb", "  RSS, all server processes", "MB", "cost"),
     Figure("rss_worker_max_mb", "  RSS of the largest worker", "MB", "cost"),
     Figure("datasette_rss_mb", "datasette RSS", "MB", "cost"),
 ]

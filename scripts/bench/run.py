@@ -7,9 +7,10 @@ For each size (a multiple of the 50,000-source set of generate.py): make the set
 var/bench/set-<size>.db when its sidecar JSON says it was made with the same size, seed,
 generator and migrations; import vs raw executemany (intake.compare, on fresh databases of
 10,000 x size sources); then, on a working copy of the set, reads in the cold regime
-against a server started with READ_CACHE_MB=0 (`atlas serve --workers 2 --no-upgrade`, as
-production runs it), and one default server: the graph (load, 2-hop, path), reads in the
-warm regime (every URL of the load primed on both workers, hits checked), memory, datasette
+against a server started with READ_CACHE_MB=0 (`atlas serve --workers 1 --no-upgrade`, as
+production runs it; --workers N to compare), and one default server: the graph (load,
+2-hop, path), reads in the warm regime (every URL of the load primed on every worker, hits
+checked), memory, datasette
 on the same list query, and publishing and rendering a version of a 1,000-item thread. Reads
 are 16 concurrent wrk clients, each endpoint against /ping of the same server in the same run.
 Prints the machine, one table (sizes as columns, growth, target, pass/fail) and writes the
@@ -89,12 +90,12 @@ def available_mb() -> float:
     return float("inf")
 
 
-def too_big(scale: float) -> str | None:
+def too_big(scale: float, workers: int) -> str | None:
     """Why `scale` would not fit, from a rough estimate (measured on the 0.1-1x sets: the
-    generator peaks at about 250 MB per 1x; the two server workers with their graphs, the
-    master, datasette and this process at about 1.2 GB per 1x plus 400 MB; the file is
-    140 MB per 1x, and a working copy is made)."""
-    memory = 400 + 1200 * scale
+    generator peaks at about 250 MB per 1x; each server worker with its graph about 450 MB
+    per 1x; datasette and this process about 700 MB per 1x, plus 400 MB; the file is 140 MB
+    per 1x, and a working copy is made)."""
+    memory = 400 + (700 + 450 * workers) * scale
     disk = 2 * 140 * scale + 100
     if memory > 0.8 * available_mb():
         return f"needs about {memory:,.0f} MB of memory, {available_mb():,.0f} MB available"
@@ -149,7 +150,7 @@ def run_size(args: argparse.Namespace, scale: float) -> dict[str, Any]:
     thread, token = versions.prepare(work, 1000, 100, args.seed)
     env = dict(item.split("=", 1) for item in args.env)
     cold_env = {**env, "READ_CACHE_MB": "0"}
-    with reads.production_server(work, BENCH / "server-cold.log", **cold_env) as cold:
+    with reads.production_server(work, BENCH / "server-cold.log", args.workers, **cold_env) as cold:
         figures.update(
             part(
                 "reads, cold (READ_CACHE_MB=0)",
@@ -157,7 +158,7 @@ def run_size(args: argparse.Namespace, scale: float) -> dict[str, Any]:
                 lambda: reads.measure(cold, work, args.duration, args.seed, "cold"),
             )
         )
-    with reads.production_server(work, BENCH / "server.log", **env) as server:
+    with reads.production_server(work, BENCH / "server.log", args.workers, **env) as server:
         auth = {"Authorization": f"Bearer {token}"}
         with httpx.Client(timeout=600) as client:
             figures.update(
@@ -220,6 +221,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
     parser.add_argument("--json", type=Path, default=BENCH / "results.json")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workers", type=int, default=reads.WORKERS, help="server processes (production: 1)"
+    )
     parser.add_argument("--samples", type=int, default=300, help="graph queries per kind")
     parser.add_argument("--renders", type=int, default=50, help="renders per format")
     parser.add_argument(
@@ -236,7 +240,7 @@ def main() -> None:
     skipped: dict[str, str] = {}
     for scale in scales:
         print(f"== {scale:g}x ({round(50_000 * scale):,} sources) ==", flush=True)
-        reason = too_big(scale)
+        reason = too_big(scale, args.workers)
         if reason:
             print(f"  skipped: {reason}")
             skipped[f"{scale:g}"] = reason
@@ -248,7 +252,7 @@ def main() -> None:
     print(report.machine_line(machine))
     print(
         f"reads: wrk -t{reads.THREADS} -c{reads.CONNECTIONS} -d{args.duration:g}s against "
-        f"atlas serve --workers {reads.WORKERS}; "
+        f"atlas serve --workers {args.workers}; "
         + "; ".join(f"{k}: {v}" for k, v in reads.REGIMES.items())
         + "; growth: log-log slope over sources (1 = linear; rates: of their inverse); "
         "! = misses its target"
