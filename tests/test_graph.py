@@ -235,3 +235,35 @@ def test_writes_update_the_graph_without_a_rebuild(seeded):  # type: ignore[no-u
     after = seeded.get(f"{GRAPH}/stats").json()
     assert after["nodes"] == before["nodes"] + 1 and after["edges"] == before["edges"] + 1
     assert state.builds == builds
+
+
+def test_an_owner_of_one_edge_is_found_again_through_its_anchor() -> None:
+    """Owners of one edge keep only a node name (graph._anchor); dropping them must still
+    remove exactly their edge, also from a hub, and a second edge turns it into a list."""
+    from app.services.graph import DebateGraph
+
+    graph = DebateGraph()
+    hub = "claim:1"
+    for i in range(1, 6):  # five sources' evidence on one claim: the claim is a hub
+        graph._add(f"evidence:{i}", f"source:{i}", hub, "supports")
+    graph._add("authorship:3", "actor:9", "source:3", "authored")
+    graph._add("claim:1", hub, "problem:1", "about")
+    assert graph.owned["evidence:2"] == "source:2"  # the origin, not the hub
+    assert graph.owned["authorship:3"] == "source:3"  # the source, not the prolific actor
+    assert graph.owned["claim:1"] == hub  # the owner's own node
+
+    graph._drop_owned("evidence:2")
+    assert not graph.g.has_edge("source:2", hub)
+    assert graph.g.number_of_edges() == 6 and "evidence:2" not in graph.owned
+    graph._drop_owned("authorship:3")
+    assert not graph.g.has_edge("actor:9", "source:3")
+    assert graph.g.has_edge("source:3", hub, "evidence:3")
+
+    graph._add("evidence:4", "source:4", "claim:2", "contests")  # a second edge: a list
+    assert sorted(graph.owned["evidence:4"]) == [
+        ("source:4", hub, "evidence:4"),
+        ("source:4", "claim:2", "evidence:4"),
+    ]
+    graph._drop_owned("evidence:4")
+    assert graph.g.out_degree("source:4") == 0
+    assert graph.g.number_of_edges() == 4  # evidence 1, 3, 5 and the claim's `about`

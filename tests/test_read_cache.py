@@ -195,3 +195,13 @@ def test_sqlite_is_given_planner_statistics_once_it_holds_data(client: TestClien
     with engine.connect() as conn:  # the session's database is shared with later tests
         conn.exec_driver_sql("DROP TABLE sqlite_stat1")
         conn.commit()
+
+
+def test_sync_handlers_share_the_configured_number_of_threads(db_settings) -> None:
+    import anyio.to_thread
+
+    app = create_app(db_settings.model_copy(update={"sync_threads": 3}))
+    with TestClient(app, headers=AUTH) as c:
+        assert c.get(f"{API}/sources").status_code == 200
+        limiter = c.portal.call(anyio.to_thread.current_default_thread_limiter)  # type: ignore[union-attr]
+        assert limiter.total_tokens == 3
