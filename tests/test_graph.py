@@ -259,6 +259,17 @@ def test_an_owner_of_one_edge_is_found_again_through_its_anchor() -> None:
     assert not graph.g.has_edge("actor:9", "source:3")
     assert graph.g.has_edge("source:3", hub, "evidence:3")
 
+    # An owner anchored at its own node gains an edge out of that node (a perspective:
+    # actor → it, then it → thread): the first edge must still be the one remembered.
+    graph._add("perspective:7", "actor:9", "perspective:7", "holds")
+    graph._add("perspective:7", "perspective:7", "thread:1", "part_of")
+    assert sorted(graph.owned["perspective:7"]) == [
+        ("actor:9", "perspective:7", "perspective:7"),
+        ("perspective:7", "thread:1", "perspective:7"),
+    ]
+    graph._drop_owned("perspective:7")
+    assert graph.g.degree("perspective:7") == 0
+
     graph._add("evidence:4", "source:4", "claim:2", "contests")  # a second edge: a list
     assert sorted(graph.owned["evidence:4"]) == [
         ("source:4", hub, "evidence:4"),

@@ -72,6 +72,11 @@ def test_every_kind_of_write_reaches_the_graph(client, session_factory):  # type
         json={"source_ids": [other["id"]], "claim_ids": []},
     )
     check()
+    # A perspective owns several edges (actor → it, it → thread, …): moving it to another
+    # actor must drop the old actor's edge.
+    someone = post(client, "/actors", {"name": "Another Holder"})
+    client.patch(f"{API}/perspectives/{g['perspective']}", json={"actor_id": someone["id"]})
+    check()
     client.patch(f"{API}/events/{g['event']}", json={"source_ids": [other["id"], g["source"]]})
     check()
     client.patch(f"{API}/claims/{g['claim']}", json={"problem_id": None})

@@ -92,6 +92,7 @@ def test_hits_are_gzip_for_clients_that_accept_it_and_plain_for_others(
     plain = {"Accept-Encoding": "identity"}
     first = client.get(path, headers=plain)
     assert first.headers.get("x-cache") is None and "content-encoding" not in first.headers
+    assert first.headers["vary"] == "accept-encoding"
     if client.app.state.engine.dialect.name != "sqlite":  # type: ignore[attr-defined]
         return  # another database's commit may change PostgreSQL's snapshot: no sure hit
     zipped = client.get(path, headers={"Accept-Encoding": "br, gzip;q=0.8"})
@@ -100,6 +101,7 @@ def test_hits_are_gzip_for_clients_that_accept_it_and_plain_for_others(
     assert zipped.content == first.content  # httpx decoded it: the same bytes as computed
     again = client.get(path, headers=plain)
     assert again.headers["x-cache"] == "hit" and "content-encoding" not in again.headers
+    assert again.headers.get_list("vary") == ["accept-encoding"]
     assert again.content == first.content
     assert int(again.headers["content-length"]) == len(first.content)
 

@@ -140,7 +140,9 @@ class ReadCache:
         async def capture(message: Message) -> None:
             nonlocal start, size
             if message["type"] == "http.response.start":
-                start = message
+                # A hit's encoding follows the request's Accept-Encoding: say so on misses too.
+                vary = (b"vary", b"accept-encoding")
+                message = start = {**message, "headers": [*message.get("headers", []), vary]}
             elif message["type"] == "http.response.body" and size <= self.max_entry:
                 chunks.append(message.get("body", b""))
                 size += len(chunks[-1])
@@ -181,7 +183,6 @@ async def _replay(entry: Entry, send: Send, gzipped: bool) -> None:
     headers = [
         *entry.headers,
         (b"content-length", str(len(body)).encode()),
-        (b"vary", b"accept-encoding"),
         (b"x-cache", b"hit"),
     ]
     if gzipped:

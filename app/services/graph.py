@@ -382,6 +382,9 @@ class DebateGraph:
     def _add(self, owner: Owner, u: str, v: str, relation: str) -> None:
         """Add edge u→v owned by `owner`; its key is the owner (plus the relation in the rare
         case that one owner links the same two nodes twice)."""
+        held = self.owned.get(owner)
+        if isinstance(held, str):  # a second edge: find the first while it is the only one
+            held = self.owned[owner] = self._owned_edges(owner)
         for node in (u, v):
             if node not in self.g:
                 node_type, _, raw_id = node.partition(":")
@@ -396,13 +399,12 @@ class DebateGraph:
             key = f"{owner}:{relation}"
         keydict[key] = _RELATION_ATTRS.setdefault(relation, {"relation": relation})
         edge = (u, v, key)
-        held = self.owned.get(owner)
         if held is None and key == owner:
             self.owned[owner] = _anchor(owner, u, v)
         elif isinstance(held, list):
             held.append(edge)
         else:
-            self.owned[owner] = [*self._owned_edges(owner), edge]
+            self.owned[owner] = [edge]
 
     def _load_edges(self, session: Session, owner_type: str, ids: list[int] | None) -> None:
         for owner_id, u, v, relation in _owned_edges(session, owner_type, ids):

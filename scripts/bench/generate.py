@@ -6,8 +6,8 @@ links, 300 actors, 200 perspectives, 1,000 timeline events, 5,000 thread items. 
 skewed: endpoints are drawn from a Zipf-like distribution, so a few nodes are hubs, as in a
 real citation graph. Text is drawn from a vocabulary of 5,000 words with Zipf's law of
 word frequency (the 35 topical words of WORDS at ranks 30 to 3,000, the rest made-up
-filler), so that a search word matches a realistic share of the sources (about 0.3% to
-15%) rather than nearly all of them. The schema comes from the migrations (same indexes
+filler), so that a search word matches a realistic share of the sources (about 0.1% to
+16%) rather than nearly all of them. The schema comes from the migrations (same indexes
 and triggers).
 
     python scripts/bench/generate.py --database var/bench.db [--scale 0.1] [--seed 0]

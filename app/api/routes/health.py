@@ -2,11 +2,20 @@
 
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 router = APIRouter(tags=["health"])
+# Health checks get a thread of their own: behind SYNC_THREADS busy handlers (slow look-ups,
+# a graph being built) a check would time out and the container be restarted for nothing.
+_HEALTH_THREADS = anyio.CapacityLimiter(1)
+
+
+def _database_answers(engine: Any) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 @router.get(
@@ -17,11 +26,10 @@ router = APIRouter(tags=["health"])
         503: {"description": "Database unreachable"},
     },
 )
-def health(request: Request) -> Any:
+async def health(request: Request) -> Any:
     engine = request.app.state.engine
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        await anyio.to_thread.run_sync(_database_answers, engine, limiter=_HEALTH_THREADS)
     except Exception as exc:  # any driver error means "unreachable" here
         return JSONResponse(
             status_code=503,
