@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Synchronous handlers run in this many threads. Python work holds the GIL, so more
         # threads add no speed; they add peak memory (each computes a large answer at once).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.sync_threads
+        app.state.health_threads = anyio.CapacityLimiter(1)  # made on this event loop
         plan_with_statistics(app.state.engine)
         app.state.sqlite_reader = sqlite_reader(app.state.engine)
         runner: Any = None

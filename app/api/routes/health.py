@@ -8,9 +8,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 router = APIRouter(tags=["health"])
-# Health checks get a thread of their own: behind SYNC_THREADS busy handlers (slow look-ups,
-# a graph being built) a check would time out and the container be restarted for nothing.
-_HEALTH_THREADS = anyio.CapacityLimiter(1)
 
 
 def _database_answers(engine: Any) -> None:
@@ -29,7 +26,12 @@ def _database_answers(engine: Any) -> None:
 async def health(request: Request) -> Any:
     engine = request.app.state.engine
     try:
-        await anyio.to_thread.run_sync(_database_answers, engine, limiter=_HEALTH_THREADS)
+        # A thread of its own (app.state.health_threads): behind SYNC_THREADS busy handlers
+        # (slow look-ups, a graph being built) the check would time out and the container
+        # be restarted for nothing.
+        await anyio.to_thread.run_sync(
+            _database_answers, engine, limiter=request.app.state.health_threads
+        )
     except Exception as exc:  # any driver error means "unreachable" here
         return JSONResponse(
             status_code=503,
