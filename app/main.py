@@ -2,11 +2,13 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -39,9 +41,11 @@ from app.core.read_cache import DataVersion, ReadCache
 from app.jobs.embedded import EmbeddedRunner
 from app.services.graph import DebateGraph
 from app.services.sources import SOURCES
-from app.web import login, pages
+from app.web import browse, debate, graph_view, login
+from app.web import experiments as experiment_pages
 
 API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).parent / "web" / "static"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.graph = DebateGraph()
     install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.data_version = DataVersion(app.state.engine)
     app.state.sqlite_reader = None  # opened by the lifespan, once the schema is checked
 
@@ -141,7 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     guarded = [Depends(authorize)]
     app.include_router(health.router)
     app.include_router(login.router, responses=ERROR_RESPONSES)
-    app.include_router(pages.router, responses=ERROR_RESPONSES, dependencies=guarded)
+    for pages in (debate, browse, experiment_pages, graph_view):
+        app.include_router(pages.router, responses=ERROR_RESPONSES, dependencies=guarded)
     for router in (
         problems.router,
         intake.router,

@@ -91,7 +91,9 @@ def test_publish_diff_and_immutability(seeded):  # type: ignore[no-untyped-def]
     ]
     assert {p["change"] for p in diff["perspectives"]} == {"unchanged"}
     assert diff["claims_added"] == [] and diff["evidence_added"] == []
-    assert "+Three new papers [75]." in diff["narrative_diff"]
+    lines = diff["narrative_diff"].splitlines()  # one diff line per narrative line
+    assert "+Three new papers [75]." in lines and lines[0] == "--- version 6"
+    assert all(line[:1] in ("+", "-", " ", "@") for line in lines), lines
     page = seeded.get(f"{THREAD}/versions/6/diff/7", params={"format": "html"})
     assert page.status_code == 200 and "narrowing" in page.text
     # Version 6 reads the same bytes after all that.

@@ -6,6 +6,7 @@ carries a signed session cookie instead of a header; its writes must also send t
 session's CSRF token in `X-CSRF-Token`, which another site cannot read.
 """
 
+import contextlib
 import hmac
 import secrets
 from typing import Any
@@ -24,7 +25,9 @@ from app.services.tokens import Scope
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_COOKIE = "atlas_session"
+CSRF_COOKIE = "atlas_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"  # the same token, sent by an HTML form
 SESSION_MAX_AGE_S = 12 * 3600
 
 
@@ -93,7 +96,7 @@ def _from_cookie(request: Request, session: Session, settings: Settings) -> ApiT
     if row is None or row.revoked_at is not None:
         raise Unauthorized("the session's token was revoked: log in again")
     if request.method not in READ_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
+        sent = request.headers.get(CSRF_HEADER) or getattr(request.state, "csrf_form", None) or ""
         if not hmac.compare_digest(sent.encode(), str(data.get("csrf", "")).encode()):
             raise Forbidden(f"{CSRF_HEADER}: missing or wrong for this session", field=CSRF_HEADER)
     return row
@@ -111,7 +114,7 @@ def caller(request: Request, session: Session) -> ApiToken | None:
 # Writes anyone who may read can make: starting an experiment run of a registered quick or
 # control preset (cheap, cached, behind a bounded queue). The route itself demands the
 # write scope for full presets and custom parameters.
-READER_WRITES = frozenset({"start_run"})
+READER_WRITES = frozenset({"start_run", "start_run_form"})
 
 
 async def authorize(request: Request) -> None:
@@ -124,8 +127,25 @@ async def authorize(request: Request) -> None:
     route_name = getattr(request.scope.get("route"), "name", "")
     if needed is Scope.write and route_name in READER_WRITES:
         needed = needed_scope("GET", settings)
+    await _read_form_csrf(request)  # also for reader writes: their handler may ask for more
     if needed is not None:
         await run_in_threadpool(_require_in_own_session, request, needed)
+
+
+async def _read_form_csrf(request: Request) -> None:
+    """An HTML form of a logged-in browser sends the CSRF token as a field, not a header.
+    The body is read first so that a route reading the raw body still has it, and Starlette
+    keeps the parsed form for a route that reads the form."""
+    is_form = request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    )
+    by_cookie = SESSION_COOKIE in request.cookies and "authorization" not in request.headers
+    no_header = CSRF_HEADER not in request.headers
+    if request.method not in READ_METHODS and is_form and by_cookie and no_header:
+        with contextlib.suppress(RuntimeError):  # "Stream consumed": FastAPI read the
+            await request.body()  # route's form fields first, and keeps the parsed form
+        value = (await request.form()).get(CSRF_FIELD)
+        request.state.csrf_form = value if isinstance(value, str) else ""
 
 
 def _require_in_own_session(request: Request, needed: Scope) -> None:

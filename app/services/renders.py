@@ -66,7 +66,8 @@ def markdown(version: ThreadVersion) -> str:
     return "\n".join(out) + "\n"
 
 
-def _linked(text: str) -> str:
+def linked(text: str) -> str:
+    """HTML-escaped text whose [n] citations link to the source entries (#source-n)."""
     escaped = html.escape(text)
     return re.sub(r"\[(\d+)\]", r'<a href="#source-\1">[\1]</a>', escaped)
 
@@ -86,21 +87,21 @@ def html_page(version: ThreadVersion) -> str:
         + "</p>",
         "<h2>Narrative</h2>",
     ]
-    parts += [f"<p>{_linked(p)}</p>" for p in doc["narrative"]["text"].split("\n") if p.strip()]
+    parts += [f"<p>{linked(p)}</p>" for p in doc["narrative"]["text"].split("\n") if p.strip()]
     parts.append("<h2>Timeline</h2><ul>")
     parts += [
-        f"<li><time>{e['date']}</time>: {_linked(e['text'] + ' ' + _cites(e['citations']))}</li>"
+        f"<li><time>{e['date']}</time>: {linked(e['text'] + ' ' + _cites(e['citations']))}</li>"
         for e in doc["timeline"]
     ]
     parts.append("</ul><h2>Perspectives</h2>")
     for p in doc["perspectives"]:
         parts.append(
-            f"<h3>{html.escape(p['label'])}</h3><p>{_linked(p['stance'])}</p>"
+            f"<h3>{html.escape(p['label'])}</h3><p>{linked(p['stance'])}</p>"
             f'<p class="evo">{html.escape(_evolution_line(p["evolution"]))}</p>'
         )
     parts.append("<h2>Tensions</h2><ul>")
     parts += [
-        f"<li>{_linked(t['question'] + ' ' + _cites(t['citations']))} "
+        f"<li>{linked(t['question'] + ' ' + _cites(t['citations']))} "
         f"<small>({t['status']})</small></li>"
         for t in doc["tensions"]
     ]
@@ -161,12 +162,15 @@ def diff(a: ThreadVersion, b: ThreadVersion) -> dict[str, Any]:
             for i in sorted(set(ta) & set(tb))
             if ta[i]["status"] != tb[i]["status"]
         ],
-        "narrative_diff": "".join(
+        # Lines without their ends, joined with them: a last line lacking "\n" would
+        # otherwise run into the next line of the diff.
+        "narrative_diff": "\n".join(
             difflib.unified_diff(
-                da["narrative"]["text"].splitlines(keepends=True),
-                db["narrative"]["text"].splitlines(keepends=True),
+                da["narrative"]["text"].splitlines(),
+                db["narrative"]["text"].splitlines(),
                 fromfile=f"version {a.number}",
                 tofile=f"version {b.number}",
+                lineterm="",
             )
         ),
     }

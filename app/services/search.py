@@ -171,3 +171,18 @@ def search(
         "offset": offset,
         "next_offset": offset + limit if offset + limit < len(hits) else None,
     }
+
+
+def search_weighted(
+    debate_graph: Any, session: Session, query: str, kind: str | None, limit: int, offset: int
+) -> dict[str, Any]:
+    """`search`, with relevance weighted by each hit's degree in the debate graph (its own
+    edges plus its work's)."""
+    with debate_graph.reading(session) as g:
+
+        def degree(node_type: str, node_id: int, work_id: int | None) -> int:
+            own = g.degree(f"{node_type}:{node_id}") if f"{node_type}:{node_id}" in g else 0
+            work = f"work:{work_id}"
+            return own + (g.degree(work) if work_id is not None and work in g else 0)
+
+        return search(session, query, kind, limit, offset, degree)

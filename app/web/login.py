@@ -7,27 +7,28 @@ neither read that cookie nor set the header, so it cannot write on the user's be
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.deps import SessionDep
-from app.core.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, session_cookie
+from app.core.auth import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE_S, session_cookie
 from app.services import tokens
 from app.web.templating import TEMPLATES
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
-CSRF_COOKIE = "atlas_csrf"
 HTML_EXAMPLE = {"content": {"text/html": {"example": "<!doctype html>…"}}}
 
 
 @router.get(
     "/login",
     summary="Log in (HTML form)",
-    description="A form that exchanges a token for a session cookie.",
+    description="A form that exchanges a token for a session cookie, then returns to `next`.",
     responses={200: HTML_EXAMPLE},
 )
-def login_form(request: Request) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(request, "login.html", {"error": None})
+def login_form(
+    request: Request, next: Annotated[str, Query(max_length=500, examples=["/threads/1"])] = "/"
+) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, "login.html", {"error": None, "next": next})
 
 
 @router.post(
@@ -53,12 +54,13 @@ def login(
         return TEMPLATES.TemplateResponse(
             request,
             "login.html",
-            {"error": "That token is unknown or revoked."},
+            {"error": "That token is unknown or revoked.", "next": next},
             status_code=401,
         )
     settings = request.app.state.settings
     value, csrf = session_cookie(settings, row)
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    # Only a path on this site: "//host" and "/\host" would lead browsers elsewhere.
+    target = next if next.startswith("/") and not next.startswith(("//", "/\\")) else "/"
     response = RedirectResponse(target, status_code=303)
     secure = settings.environment not in ("development", "test")
     for name, content, http_only in ((SESSION_COOKIE, value, True), (CSRF_COOKIE, csrf, False)):

@@ -85,7 +85,7 @@ QUEUE_FULL = {
 }
 
 
-def _runner_submit(request: Request, run_id: int) -> None:
+def runner_submit(request: Request, run_id: int) -> None:
     runner = getattr(request.app.state, "runner", None)
     if runner is not None:
         runner.submit(run_id)
@@ -146,7 +146,7 @@ def start_run(
     settings = request.app.state.settings
     run, created = write(session, lambda: runs.submit(session, settings, name, body))
     if created:
-        _runner_submit(request, run.id)  # after the commit: the worker must see the row
+        runner_submit(request, run.id)  # after the commit: the worker must see the row
     public = runs.publish(session, [run])[0]
     return JSONResponse(
         status_code=202 if created else 200,

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from app.api.deps import SessionDep
-from app.services.search import search
+from app.services.search import search_weighted
 
 router = APIRouter(tags=["search"])
 
@@ -60,11 +60,4 @@ def get_search(
     limit: Annotated[int, Query(ge=1, le=100, examples=[20])] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000, examples=[0])] = 0,
 ) -> dict[str, Any]:
-    with request.app.state.graph.reading(session) as g:
-
-        def degree(node_type: str, node_id: int, work_id: int | None) -> int:
-            own = g.degree(f"{node_type}:{node_id}") if f"{node_type}:{node_id}" in g else 0
-            work = f"work:{work_id}"
-            return own + (g.degree(work) if work_id is not None and work in g else 0)
-
-        return search(session, q, type, limit, offset, degree)
+    return search_weighted(request.app.state.graph, session, q, type, limit, offset)
