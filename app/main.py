@@ -33,7 +33,7 @@ from app.api.routes import (
 from app.core.auth import AUTH_RESPONSES, CSRF_HEADER, authorize
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, plan_with_statistics, write_intent
-from app.core.errors import ERROR_RESPONSES, install_error_handlers
+from app.core.errors import install_error_handlers
 from app.core.fast_read import DirectReads, sqlite_reader
 from app.core.guard import RequestGuard
 from app.core.migrations import check_schema
@@ -43,6 +43,7 @@ from app.services.graph import DebateGraph
 from app.services.sources import SOURCES
 from app.web import browse, debate, graph_view, login
 from app.web import experiments as experiment_pages
+from app.web.common import install_page_errors
 
 API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.graph = DebateGraph()
     install_error_handlers(app)
+    install_page_errors(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.data_version = DataVersion(app.state.engine)
     app.state.sqlite_reader = None  # opened by the lifespan, once the schema is checked
@@ -145,9 +147,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     guarded = [Depends(authorize)]
     app.include_router(health.router)
-    app.include_router(login.router, responses=ERROR_RESPONSES)
+    app.include_router(login.router)
     for pages in (debate, browse, experiment_pages, graph_view):
-        app.include_router(pages.router, responses=ERROR_RESPONSES, dependencies=guarded)
+        app.include_router(pages.router, dependencies=guarded)  # errors: PAGE_ERRORS
     for router in (
         problems.router,
         intake.router,

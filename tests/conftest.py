@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -134,11 +135,22 @@ def client(db_settings: Settings, session_factory) -> Iterator[TestClient]:  # t
         yield c
 
 
-@pytest.fixture
-def seeded(client: TestClient, session_factory) -> TestClient:  # type: ignore[no-untyped-def]
-    from app.services.seed import load_seed
+# The seeded database's rows, per test database: loading the seed costs seconds, putting
+# its rows back costs a fraction of one (tests/fuzz_support.Snapshot).
+_SEEDED: dict[str, Any] = {}
 
+
+@pytest.fixture
+def seeded(client: TestClient, session_factory, engine: Engine) -> TestClient:  # type: ignore[no-untyped-def]
+    from app.services.seed import load_seed
+    from tests.fuzz_support import Snapshot
+
+    key = str(engine.url)
+    if key in _SEEDED:
+        _SEEDED[key].restore()
+        return client
     with session_factory() as session:
         load_seed(session, Settings().seeds_dir)
         session.commit()
+    _SEEDED[key] = Snapshot(engine)
     return client

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Form, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from app.api.crud import write
 from app.api.deps import SessionDep
@@ -16,7 +17,7 @@ from app.services import narratives, renders
 from app.services.crud import get_row
 from app.services.search import search_weighted
 from app.services.threads import RESOURCE as THREADS
-from app.web.common import html_router, page, render
+from app.web.common import html_router, render
 
 router = html_router()
 ThreadRef = Annotated[str, Path(description="Numeric id or slug", examples=["1"])]
@@ -31,7 +32,6 @@ KINDS = ("source", "claim", "perspective", "tension")
     description="Ranked full-text search over sources, claims, perspectives and tensions, "
     "with the matched words highlighted; 20 results a page.",
 )
-@page
 def search_page(
     request: Request,
     session: SessionDep,
@@ -59,7 +59,6 @@ def search_page(
 @router.get(
     "/threads", summary="Threads (HTML)", description="Every thread with its latest version."
 )
-@page
 def threads_page(request: Request, session: SessionDep) -> Any:
     rows = THREADS.publish(
         session, list(session.scalars(select(THREADS.model).order_by(THREADS.model.id)))
@@ -69,7 +68,14 @@ def threads_page(request: Request, session: SessionDep) -> Any:
 
 
 def _versions(session: SessionDep, thread_id: int) -> list[ThreadVersion]:
-    stmt = select(ThreadVersion).where(ThreadVersion.thread_id == thread_id)
+    # Not the documents (tens of KB each): a thread may have hundreds of versions.
+    listed = load_only(
+        ThreadVersion.number,
+        ThreadVersion.published_at,
+        ThreadVersion.item_count,
+        ThreadVersion.generated,
+    )
+    stmt = select(ThreadVersion).options(listed).where(ThreadVersion.thread_id == thread_id)
     return list(session.scalars(stmt.order_by(ThreadVersion.number.desc())))
 
 
@@ -78,7 +84,6 @@ def _versions(session: SessionDep, thread_id: int) -> list[ThreadVersion]:
     summary="A thread's page (HTML)",
     description="Its versions (read one, compare two, publish the next) and timeline.",
 )
-@page
 def thread_page(ref: ThreadRef, request: Request, session: SessionDep) -> Any:
     thread = get_row(session, THREADS, ref)
     events = session.scalars(
@@ -109,7 +114,6 @@ def thread_page(ref: ThreadRef, request: Request, session: SessionDep) -> Any:
     "scope: a logged-in browser sends its CSRF token as the form field `csrf_token`.",
     responses={303: {"description": "The new version's page"}},
 )
-@page
 def publish_version(
     ref: ThreadRef,
     request: Request,
@@ -131,7 +135,6 @@ def publish_version(
     description="The frozen narrative: text with numbered citations, timeline, perspectives "
     "with their evolution, tensions and sources.",
 )
-@page
 def version_page(ref: ThreadRef, number: Number, request: Request, session: SessionDep) -> Any:
     thread = get_row(session, THREADS, ref)
     version = narratives.get_version(session, thread, number)
@@ -154,7 +157,6 @@ def version_page(ref: ThreadRef, number: Number, request: Request, session: Sess
     description="What changed from version `from` to the later version `to`: sources, "
     "timeline, claims, evidence, perspectives, tension statuses and the narrative text.",
 )
-@page
 def diff_page(
     ref: ThreadRef,
     request: Request,

@@ -1,22 +1,38 @@
 """What every HTML page route shares: rendering, errors as pages, the router set-up."""
 
-import functools
-import inspect
-from collections.abc import Callable
+import json
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import AppError
 from app.web.templating import TEMPLATES
 
 HTML_EXAMPLE = {"content": {"text/html": {"example": "<!doctype html>…"}}}
+# Pages answer their errors as pages too (install_page_errors).
+PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, **HTML_EXAMPLE}
+    for status, description in (
+        (400, "Bad input, said on the page"),
+        (401, "Needs a login with a token"),
+        (403, "The login's token may not do this"),
+        (404, "Not found"),
+        (409, "Conflicts with existing data"),
+        (413, "Request body too large"),
+        (422, "A parameter or field failed validation, named on the page"),
+        (429, "The job queue is full"),
+    )
+}
 
 
 def html_router() -> APIRouter:
     return APIRouter(
-        tags=["pages"], default_response_class=HTMLResponse, responses={200: HTML_EXAMPLE}
+        tags=["pages"],
+        default_response_class=HTMLResponse,
+        responses={200: HTML_EXAMPLE, **PAGE_ERRORS},
     )
 
 
@@ -26,31 +42,24 @@ def render(
     return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
 
 
-def error_page(request: Request, error: AppError) -> HTMLResponse:
-    context = {"message": error.message, "status": error.status_code}
-    return render(request, "missing.html", context, status_code=error.status_code)
+# Paths that answer in JSON whatever happens; every other path is a page for people.
+NOT_PAGES = ("/api/", "/docs", "/openapi.json", "/static/", "/health", "/ping")
 
 
-def page(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """A page handler's domain errors (not found, bad input) become an HTML page with the
-    same status, not the API's JSON. The handler must take `request`."""
+def install_page_errors(app: FastAPI) -> None:
+    """Errors on pages (not found, a bad parameter, a missing login) answer with an HTML page
+    and the same status; the API keeps its JSON. Wraps the JSON handlers already installed."""
+    for kind in (AppError, RequestValidationError, StarletteHTTPException):
+        app.exception_handlers[kind] = _page_or(app.exception_handlers[kind])
 
-    if inspect.iscoroutinefunction(handler):
 
-        @functools.wraps(handler)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await handler(*args, **kwargs)
-            except AppError as error:
-                return error_page(kwargs["request"], error)
+def _page_or(api_handler: Any) -> Any:
+    async def handler(request: Request, exc: Exception) -> Response:
+        answer: Response = await api_handler(request, exc)
+        if request.url.path.startswith(NOT_PAGES):
+            return answer
+        message = json.loads(bytes(answer.body))["error"]["message"]
+        context = {"message": message, "status": answer.status_code}
+        return render(request, "missing.html", context, status_code=answer.status_code)
 
-        return async_wrapper
-
-    @functools.wraps(handler)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return handler(*args, **kwargs)
-        except AppError as error:
-            return error_page(kwargs["request"], error)
-
-    return wrapper
+    return handler

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.api.deps import SessionDep
 from app.core.errors import NotFound
@@ -31,7 +31,7 @@ from app.services import actors, claims, narratives, perspectives, problems, sou
 from app.services.contested import CONTESTING, SUPPORTING
 from app.services.crud import get_row
 from app.services.runs import RunFilters, list_runs
-from app.web.common import html_router, page, render
+from app.web.common import html_router, render
 from app.web.lookups import by_id, in_order, newest
 
 router = html_router()
@@ -45,12 +45,14 @@ FACETS = (("known", "Known"), ("partial", "Partly understood"), ("unknown", "Ope
     summary="Home page (HTML)",
     description="Problems, open tensions, the latest narrative versions and recent additions.",
 )
-@page
 def home(request: Request, session: SessionDep) -> Any:
-    problem_rows = session.scalars(select(Problem).order_by(Problem.number, Problem.id)).all()
-    open_tensions = session.scalars(
+    problem_rows = session.scalars(
+        select(Problem).options(*problems.RESOURCE.load_options).order_by(Problem.number)
+    ).all()
+    unresolved = session.scalars(
         select(Tension)
-        .where(Tension.status == TensionStatus.open)
+        .options(selectinload(Tension.sides))
+        .where(Tension.status != TensionStatus.resolved)
         .order_by(Tension.position, Tension.id)
     ).all()
     threads = session.scalars(select(Thread).order_by(Thread.id).limit(20)).all()
@@ -61,7 +63,7 @@ def home(request: Request, session: SessionDep) -> Any:
         {
             "problems": problems.RESOURCE.publish(session, list(problem_rows)),
             "facets": FACETS,
-            "open_tensions": open_tensions,
+            "unresolved": unresolved,
             "latest": latest,
             "recent_sources": newest(session, Source, 8),
             "recent_claims": newest(session, Claim, 5),
@@ -77,12 +79,14 @@ def home(request: Request, session: SessionDep) -> Any:
     summary="A problem's page (HTML)",
     description="Its known, partly understood and open facets, claims, tensions and actors.",
 )
-@page
 def problem_page(ref: Ref, request: Request, session: SessionDep) -> Any:
     row = get_row(session, problems.RESOURCE, ref)
     problem = problems.RESOURCE.publish_one(session, row)
     claim_rows = session.scalars(
-        select(Claim).where(Claim.problem_id == row.id).order_by(Claim.id)
+        select(Claim)
+        .options(*claims.CLAIMS.load_options)
+        .where(Claim.problem_id == row.id)
+        .order_by(Claim.id)
     ).all()
     return render(
         request,
@@ -132,7 +136,6 @@ def _evidence_groups(session: Session, claim_id: int) -> dict[str, list[dict[str
     description="The claim with the evidence on each side (sources and experiment runs), "
     "its status history, the tensions and perspectives it belongs to.",
 )
-@page
 def claim_page(ref: Ref, request: Request, session: SessionDep) -> Any:
     row = get_row(session, claims.CLAIMS, ref)
     claim = claims.publish_claims(session, [row])[0]
@@ -171,7 +174,6 @@ def claim_page(ref: Ref, request: Request, session: SessionDep) -> Any:
     description="The question, each side with its claims, perspectives, sources, the "
     "evidence and experiment runs on it, and the status history.",
 )
-@page
 def tension_page(ref: Ref, request: Request, session: SessionDep) -> Any:
     tension = tensions.RESOURCE.publish_one(session, get_row(session, tensions.RESOURCE, ref))
     source_ids = set(tension.source_ids)
@@ -196,7 +198,6 @@ def tension_page(ref: Ref, request: Request, session: SessionDep) -> Any:
     description="The source, the other copies of its work, the claims it bears on and the "
     "perspectives that cite it.",
 )
-@page
 def source_page(source_id: RowId, request: Request, session: SessionDep) -> Any:
     row = get_row(session, sources.SOURCES, source_id)
     copies = session.scalars(
@@ -229,7 +230,6 @@ def source_page(source_id: RowId, request: Request, session: SessionDep) -> Any:
     description="The actor, the perspectives they hold (with how each evolved) and the "
     "problems they work on.",
 )
-@page
 def actor_page(ref: Ref, request: Request, session: SessionDep) -> Any:
     row = get_row(session, actors.RESOURCE, ref)
     actor = actors.RESOURCE.publish_one(session, row)
@@ -258,7 +258,6 @@ def actor_page(ref: Ref, request: Request, session: SessionDep) -> Any:
     summary="A work (redirects to its first copy)",
     responses={303: {"description": "The page of the work's first copy"}},
 )
-@page
 def work_page(work_id: RowId, request: Request, session: SessionDep) -> Any:
     first = session.scalar(
         select(Source.id).where(Source.work_id == work_id).order_by(Source.id).limit(1)
@@ -273,14 +272,13 @@ def work_page(work_id: RowId, request: Request, session: SessionDep) -> Any:
     summary="A perspective (redirects to its actor's or thread's page)",
     responses={303: {"description": "The actor's page, at the perspective"}},
 )
-@page
 def perspective_page(ref: Ref, request: Request, session: SessionDep) -> Any:
     row = get_row(session, perspectives.RESOURCE, ref)
     if row.actor_id is not None:
         return RedirectResponse(f"/actors/{row.actor_id}#perspective-{row.id}", status_code=303)
     if row.thread_id is not None:
         return RedirectResponse(f"/threads/{row.thread_id}#perspective-{row.id}", status_code=303)
-    raise NotFound(f"perspective {ref} has neither an actor nor a thread to show it", field="id")
+    return RedirectResponse(f"/api/v1/perspectives/{row.id}", status_code=303)  # no page holds it
 
 
 @router.get(
@@ -288,9 +286,10 @@ def perspective_page(ref: Ref, request: Request, session: SessionDep) -> Any:
     summary="A timeline event (redirects to its thread's page)",
     responses={303: {"description": "The thread's page, at the event"}},
 )
-@page
 def event_page(event_id: RowId, request: Request, session: SessionDep) -> Any:
     row = session.get(TimelineEvent, event_id)
-    if row is None or row.thread_id is None:
+    if row is None:
         raise NotFound(f"event {event_id} not found", field="id")
+    if row.thread_id is None:  # no page holds it: its JSON
+        return RedirectResponse(f"/api/v1/events/{row.id}", status_code=303)
     return RedirectResponse(f"/threads/{row.thread_id}#event-{row.id}", status_code=303)

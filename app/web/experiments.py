@@ -19,7 +19,7 @@ from app.models.run import ACTIVE
 from app.services import runs
 from app.services.runs import RunFilters, RunRequest
 from app.services.tokens import Scope
-from app.web.common import html_router, page, render
+from app.web.common import html_router, render
 from app.web.run_form import fields, parse
 
 router = html_router()
@@ -34,7 +34,6 @@ PRESETS = ("quick", "control", "full")
     summary="The experiment catalogue (HTML)",
     description="Every toy experiment, the claim it tests and its latest runs.",
 )
-@page
 def catalogue_page(request: Request, session: SessionDep) -> Any:
     return render(request, "experiments.html", {"experiments": runs.catalogue(session)})
 
@@ -59,7 +58,6 @@ def _experiment_context(session: SessionDep, name: str) -> dict[str, Any]:
     description="What the experiment tests, its signature and control, a form built from "
     "its parameter schema, and its recent runs.",
 )
-@page
 def experiment_page(name: Name, request: Request, session: SessionDep) -> Any:
     return render(request, "experiment.html", _experiment_context(session, name))
 
@@ -114,7 +112,6 @@ def _start(request: Request, session: SessionDep, name: str, sent: dict[str, str
     "again, saying which field and why.",
     responses={303: {"description": "The run's page"}},
 )
-@page
 async def start_run_form(name: Name, request: Request, session: SessionDep) -> Any:
     form = await request.form()
     sent = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -128,7 +125,6 @@ async def start_run_form(name: Name, request: Request, session: SessionDep) -> A
     "the run is queued or training its progress updates in place (or the page reloads "
     "every two seconds without JavaScript).",
 )
-@page
 def run_page(
     run_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])],
     request: Request,

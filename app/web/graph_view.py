@@ -10,7 +10,7 @@ from app.api.deps import SessionDep
 from app.models import Problem
 from app.models.edge import Relation
 from app.services import graph_queries as gq
-from app.web.common import html_router, page, render
+from app.web.common import html_router, render
 from app.web.graph_svg import STYLE, layout, shape_points
 
 router = html_router()
@@ -30,7 +30,6 @@ def _default_centre(session: SessionDep) -> str | None:
     "each node linked to its page, and a table of the same nodes. Defaults to the first "
     "problem, one hop.",
 )
-@page
 def graph_page(
     request: Request,
     session: SessionDep,

@@ -7,16 +7,16 @@ neither read that cookie nor set the header, so it cannot write on the user's be
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.deps import SessionDep
 from app.core.auth import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE_S, session_cookie
 from app.services import tokens
+from app.web.common import HTML_EXAMPLE, html_router
 from app.web.templating import TEMPLATES
 
-router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
-HTML_EXAMPLE = {"content": {"text/html": {"example": "<!doctype html>…"}}}
+router = html_router()
 
 
 @router.get(

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from app.core.auth import CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE, read_session
+from app.core.auth import CSRF_FIELD, SESSION_COOKIE, read_session
 from app.services.renders import linked
 
 # A graph node type → the page that shows it (`work`, `perspective` and `event` pages
@@ -56,7 +56,9 @@ def _session(request: Request) -> dict[str, Any]:
     data = read_session(request.app.state.settings, request.cookies.get(SESSION_COOKIE))
     return {
         "logged_in": data is not None,
-        "csrf_token": request.cookies.get(CSRF_COOKIE, "") if data else "",
+        # From the signed session, not the CSRF cookie: that cookie is SameSite=Strict, so a
+        # page reached from another site's link would get none.
+        "csrf_token": str(data.get("csrf", "")) if data else "",
         "csrf_field": CSRF_FIELD,
     }
 
