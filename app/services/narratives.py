@@ -29,6 +29,7 @@ from app.models import (
 )
 from app.models.common import format_partial_date
 from app.models.edge import NodeType
+from app.services import renders
 from app.services.citations import Numbers
 
 CITATION = re.compile(r"\[([0-9]+)\]")
@@ -57,6 +58,14 @@ def get_version(session: Session, thread: Thread, number: int) -> ThreadVersion:
     if version is None:
         raise NotFound(f"thread {thread.id} has no version {number}", field="path.number")
     return version
+
+
+def compare(session: Session, thread: Thread, a: int, b: int, field: str) -> dict[str, Any]:
+    """What changed from version a to the later version b (`field` names b in the error)."""
+    if a >= b:
+        name = field.rsplit(".", 1)[-1]
+        raise InvalidInput(f"{name}: compare an earlier version with a later one", field=field)
+    return renders.diff(get_version(session, thread, a), get_version(session, thread, b))
 
 
 def _thread_sources(session: Session, thread: Thread) -> list[Source]:

@@ -13,7 +13,7 @@ from app.api.crud import write
 from app.api.deps import SessionDep
 from app.core.errors import InvalidInput
 from app.models import Perspective, ThreadVersion, TimelineEvent
-from app.services import narratives, renders
+from app.services import narratives
 from app.services.crud import get_row
 from app.services.search import search_weighted
 from app.services.threads import RESOURCE as THREADS
@@ -165,9 +165,5 @@ def diff_page(
     to: Annotated[int, Query(ge=1, le=100_000, examples=[7])],
 ) -> Any:
     thread = get_row(session, THREADS, ref)
-    if from_ >= to:
-        raise InvalidInput("to: compare an earlier version with a later one", field="query.to")
-    result = renders.diff(
-        narratives.get_version(session, thread, from_), narratives.get_version(session, thread, to)
-    )
+    result = narratives.compare(session, thread, from_, to, "query.to")
     return render(request, "diff.html", {"thread": thread, "d": result})

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from app.api.crud import write
 from app.api.deps import SessionDep
-from app.core.errors import InvalidInput
 from app.models import ThreadVersion
 from app.models.common import InstantIn
 from app.services import narratives, renders
@@ -156,12 +155,7 @@ def diff_versions(
     b: Number,
     format: Annotated[Literal["json", "html"], Query()] = "json",
 ) -> Response:
-    thread = get_row(session, THREADS, ref)
-    if a >= b:
-        raise InvalidInput("b: compare an earlier version a with a later version b", field="path.b")
-    result = renders.diff(
-        narratives.get_version(session, thread, a), narratives.get_version(session, thread, b)
-    )
+    result = narratives.compare(session, get_row(session, THREADS, ref), a, b, "path.b")
     if format == "html":
         return Response(renders.diff_html(result), media_type=MEDIA["html"])
     return Response(json.dumps(result, ensure_ascii=False), media_type=MEDIA["json"])
