@@ -12,9 +12,12 @@ WORKDIR /app
 
 # Dependencies first, from pyproject.toml alone, so that code changes reuse this layer.
 # All of them ship manylinux wheels: no compiler needed.
+# EXTRAS names optional extras to add, e.g. --build-arg EXTRAS=embeddings (suggestions by a
+# sentence-embedding model; torch then comes from PyTorch's CPU index, not a CUDA build).
+ARG EXTRAS=""
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep=chr(10))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+RUN python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; extras = [d for e in os.environ['EXTRAS'].split(',') if e for d in p['optional-dependencies'][e]]; print(*p['dependencies'], *extras, sep=chr(10))" > /tmp/requirements.txt \
+    && pip install --extra-index-url https://download.pytorch.org/whl/cpu -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 # The project. It finds alembic.ini, migrations/ and seeds/ next to its app/ package

@@ -1,4 +1,4 @@
-"""The `atlas` command line: serve, migrate, seed."""
+"""The `atlas` command line: serve, migrate, seed, tokens, experiments, watches."""
 
 import contextlib
 import os
@@ -13,6 +13,7 @@ from app.core.config import get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.experiment_cli import experiment_cli
 from app.token_cli import token_cli
+from app.watch_cli import watch_cli
 
 
 class ImportFormat(StrEnum):
@@ -32,6 +33,7 @@ db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 cli.add_typer(db_cli, name="db")
 cli.add_typer(experiment_cli, name="experiment")
 cli.add_typer(token_cli, name="token")
+cli.add_typer(watch_cli, name="watches")
 
 
 @db_cli.command("upgrade")

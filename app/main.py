@@ -1,5 +1,6 @@
 """The ASGI application: app factory, routers and error handlers."""
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from app.api.routes import (
     experiments,
     graph,
     health,
+    inbox,
     intake,
     perspectives,
     problems,
@@ -28,6 +30,7 @@ from app.api.routes import (
     tensions,
     threads,
     versions,
+    watches,
     works,
 )
 from app.core.auth import AUTH_RESPONSES, CSRF_HEADER, authorize
@@ -39,10 +42,12 @@ from app.core.guard import RequestGuard
 from app.core.migrations import check_schema
 from app.core.read_cache import DataVersion, ReadCache
 from app.jobs.embedded import EmbeddedRunner
+from app.jobs.scheduler import WatchScheduler
 from app.services.graph import DebateGraph
 from app.services.sources import SOURCES
 from app.web import browse, debate, graph_view, login
 from app.web import experiments as experiment_pages
+from app.web import inbox as inbox_pages
 from app.web.common import install_page_errors
 
 API_PREFIX = "/api/v1"
@@ -89,7 +94,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if runner is not None:
             app.state.runner = runner
             runner.start()
+        scheduler = None
+        if settings.watch_scheduler:
+            scheduler = WatchScheduler(
+                settings,
+                app.state.sessionmaker,
+                getattr(app.state, "watch_transport", None),
+                getattr(app.state, "watch_sleep", time.sleep),
+            )
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.stop()
         if runner is not None:
             runner.stop()
         app.state.data_version.close()
@@ -148,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     guarded = [Depends(authorize)]
     app.include_router(health.router)
     app.include_router(login.router)
-    for pages in (debate, browse, experiment_pages, graph_view):
+    for pages in (debate, browse, experiment_pages, graph_view, inbox_pages):
         app.include_router(pages.router, dependencies=guarded)  # errors: PAGE_ERRORS
     for router in (
         problems.router,
@@ -164,6 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events.router,
         threads.router,
         versions.router,
+        watches.router,
+        inbox.router,
         edges.router,
         graph.router,
         search.router,

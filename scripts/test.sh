@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
+# The embeddings extra brings torch 2.13.0 (CPU build) for the suggestion tests.
+.venv/bin/python -m pip install -q -e ".[dev,embeddings]"
 # The browser tests (tests/browser) drive Debian's Chromium; install it when we may.
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive

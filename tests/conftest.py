@@ -27,6 +27,13 @@ BACKEND = os.environ.get("ATLAS_TEST_BACKEND", "sqlite")
 PG_ADMIN = os.environ.get("ATLAS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+# No background polling of watches (tests poll them themselves), and full-text suggestions
+# (tests that want the embedding model ask for it).
+TEST_SETTINGS: dict[str, Any] = {
+    "environment": "test",
+    "watch_scheduler": False,
+    "embeddings": "off",
+}
 EXPERIMENTS_DIR = Path(__file__).parent / "experiments"
 
 
@@ -61,7 +68,7 @@ def make_database(tmp_dir: Path) -> tuple[Settings, callable]:  # type: ignore[v
         name = f"atlas_test_{secrets.token_hex(6)}"
         _pg_admin(f'CREATE DATABASE "{name}"')
         settings = Settings(
-            database_url=_pg_url(name), environment="test", plots_dir=tmp_dir / "plots"
+            database_url=_pg_url(name), **TEST_SETTINGS, plots_dir=tmp_dir / "plots"
         )
 
         def drop() -> None:
@@ -70,7 +77,7 @@ def make_database(tmp_dir: Path) -> tuple[Settings, callable]:  # type: ignore[v
         return settings, drop
     path = tmp_dir / f"atlas_{secrets.token_hex(4)}.db"
     settings = Settings(
-        database_url=f"sqlite:///{path}", environment="test", plots_dir=tmp_dir / "plots"
+        database_url=f"sqlite:///{path}", **TEST_SETTINGS, plots_dir=tmp_dir / "plots"
     )
     return settings, lambda: None
 

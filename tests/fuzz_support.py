@@ -35,6 +35,7 @@ from sqlalchemy import Engine, Integer, select, text
 
 from app.models import Base
 from tests.helpers import AUTH
+from tests.watch_fixtures import RSS_URL
 
 CHECKS = [
     not_a_server_error,
@@ -94,8 +95,8 @@ class Snapshot:
 def build_world(app: Any, engine: Engine, database_url: str, seeds_dir: Path) -> Snapshot:
     """Loads the seed debate, adds run 1 (double_descent, quick preset, trained here, so
     its plot, page and endorsement exist), run 2 (queued, never started: it can be
-    cancelled), a new version of the seed thread and a thread without versions (which can
-    be deleted), and snapshots the lot."""
+    cancelled), a new version of the seed thread, a thread without versions (which can
+    be deleted) and a watch with two inbox items, and snapshots the lot."""
     from schemathesis.python.asgi import get_client
 
     from app.core.db import make_sessionmaker
@@ -118,6 +119,12 @@ def build_world(app: Any, engine: Engine, database_url: str, seeds_dir: Path) ->
     # A thread without published versions (those make a thread undeletable).
     answer = client.post("/api/v1/threads", json={"title": "Scratch thread"}, headers=AUTH)
     assert answer.status_code == 201, answer.text
+    # Watch 1 on the seed thread, polled from recordings: inbox items 1 and 2 are pending.
+    watch = {"name": "A blog", "provider": "feed", "query": RSS_URL}
+    answer = client.post("/api/v1/threads/1/watches", json=watch, headers=AUTH)
+    assert answer.status_code == 201, answer.text
+    answer = client.post("/api/v1/watches/1/poll", headers=AUTH)
+    assert answer.status_code == 200 and answer.json()["item_ids"] == [1, 2], answer.text
     return Snapshot(engine)
 
 

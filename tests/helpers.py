@@ -21,6 +21,12 @@ def post(client: TestClient, path: str, body: Any, status: int = 201) -> dict[st
     return response.json()
 
 
+def anonymous(client: TestClient) -> TestClient:
+    """The client without its token header (as a browser is)."""
+    client.headers.pop("Authorization", None)
+    return client
+
+
 def snapshot(session_factory: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, to prove that a failed request changed nothing."""
     with session_factory() as session:

@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -302,6 +303,28 @@ def test_the_image_runs_real_commands():  # type: ignore[no-untyped-def]
     from app.main import app
 
     assert "get" in app.openapi()["paths"]["/health"]
+
+
+def test_the_image_installs_pyproject_dependencies_and_chosen_extras():  # type: ignore[no-untyped-def]
+    """The RUN that lists requirements, run here as the image runs it, by build argument."""
+    run = next(a for k, a in dockerfile() if k == "RUN" and "tomllib" in a)
+    script = shlex.split(run.split("&&")[0].split(">")[0])
+    assert script[:2] == ["python", "-c"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for extras, wanted in (
+        ("", project["dependencies"]),
+        ("embeddings", project["dependencies"] + project["optional-dependencies"]["embeddings"]),
+    ):
+        listed = subprocess.run(
+            [sys.executable, "-c", script[2]],
+            cwd=REPO,
+            env={**os.environ, "EXTRAS": extras},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert listed == [w.replace(" ", "") for w in wanted]
+    assert "torch==2.13.0" in project["optional-dependencies"]["embeddings"]
 
 
 def test_the_image_copies_what_exists_and_is_not_ignored():  # type: ignore[no-untyped-def]

@@ -27,8 +27,9 @@ from sqlalchemy import Engine, func, select
 
 from app.core.config import Settings
 from app.main import create_app
-from app.models import Edge, ExperimentRun, Source, Thread, ThreadItem, ThreadVersion
+from app.models import Edge, ExperimentRun, InboxItem, Source, Thread, ThreadItem, ThreadVersion
 from app.models.run import RunStatus
+from app.models.watch import InboxStatus
 from app.services.graph import DebateGraph
 from tests.fuzz_support import (
     RECORDED_IDENTIFIERS,
@@ -40,6 +41,7 @@ from tests.fuzz_support import (
     table,
 )
 from tests.helpers import API, TEST_TOKEN
+from tests.watch_fixtures import RecordedProviders
 
 # Generated cases per operation, on top of its examples and hints (ATLAS_FUZZ_EXAMPLES=200
 # for a longer hunt); two in five as many negative ones.
@@ -56,6 +58,7 @@ REDIRECTS = {
     "GET /events/{event_id}",
     "POST /threads/{ref}/versions",
     "POST /experiments/{name}/runs",
+    "POST /inbox/{item_id}/decision",
 }
 
 
@@ -89,6 +92,9 @@ def _hints(engine: Engine) -> dict[str, Hint]:
             .order_by(Source.work_id)
         ).first()  # type: ignore[misc]
         a, b = conn.execute(select(Source.id).order_by(Source.id).limit(2)).scalars()
+        pending = list(
+            conn.scalars(select(InboxItem.id).where(InboxItem.status == InboxStatus.pending))
+        )
         taken = conn.scalar(
             select(func.count()).where(
                 Edge.from_type == "source",
@@ -142,6 +148,14 @@ def _hints(engine: Engine) -> dict[str, Hint]:
             ]
         ),
         "POST /api/v1/runs/{run_id}/cancel": Hint([{"path_parameters": {"run_id": queued}}]),
+        "POST /api/v1/threads/{ref}/inbox/bulk": Hint(
+            [
+                {
+                    "path_parameters": {"ref": str(thread_id)},
+                    "body": {"action": "reject", "item_ids": pending},
+                }
+            ]
+        ),
     }
 
 
@@ -153,6 +167,8 @@ def fuzz_app(db_settings: Settings, session_factory: Any) -> Any:
     app = create_app(settings)
     app.state.lookup_transport = provider_transport()
     app.state.lookup_sleep = lambda _seconds: None
+    app.state.watch_transport = RecordedProviders()
+    app.state.watch_sleep = lambda _seconds: None
     yield app
     shutdown_lifespans()
 

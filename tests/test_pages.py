@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.models import ExperimentRun, ThreadVersion
 from app.web.graph_svg import layout
 from app.web.run_form import fields, parse
-from tests.helpers import API, TEST_TOKEN
+from tests.helpers import API, TEST_TOKEN, anonymous
 
 PAGES = [
     "/",
@@ -33,11 +33,6 @@ PAGES = [
     "/graph?node=claim:1&k=2&relation=supports&relation=contests",
     "/login",
 ]
-
-
-def anonymous(client: TestClient) -> TestClient:
-    client.headers.pop("Authorization", None)
-    return client
 
 
 def count(session_factory: Any, model: Any) -> int:

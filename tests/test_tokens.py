@@ -155,7 +155,15 @@ def test_browser_login_sets_a_session_cookie_and_writes_need_csrf(
     ok = anonymous.post(f"{API}/problems", json=PROBLEM, headers={"X-CSRF-Token": csrf})
     assert ok.status_code == 201, ok.text
 
-    anonymous.cookies.set("atlas_session", "tampered." + anonymous.cookies["atlas_session"])
+    # Replace the cookie (one cookie of that name, on the server's domain, so that the
+    # tampered value is the one sent).
+    original = anonymous.cookies["atlas_session"]
+    domain = next(c.domain for c in anonymous.cookies.jar if c.name == "atlas_session")
+    anonymous.cookies.delete("atlas_session")
+    anonymous.cookies.set("atlas_session", "tampered." + original, domain=domain)
+    assert [c.value for c in anonymous.cookies.jar if c.name == "atlas_session"] == [
+        "tampered." + original
+    ]
     tampered = anonymous.post(f"{API}/problems", json=PROBLEM, headers={"X-CSRF-Token": csrf})
     assert tampered.status_code == 401
     # Logging out clears the cookies.

@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from app.clients.http import HttpProvider, ProviderError
+from app.clients.names import authors_from
 from app.core.errors import NotFound
 from app.services import identifiers
 
@@ -22,12 +23,9 @@ def parse_entry(entry: ET.Element) -> dict[str, Any]:
     raw_id = _text(entry.find("atom:id", NS)) or ""
     arxiv_id, version = identifiers.parse_arxiv(raw_id)
     published = (_text(entry.find("atom:published", NS)) or "")[:10] or None
-    authors = []
-    for author in entry.findall("atom:author", NS):
-        name = _text(author.find("atom:name", NS))
-        if name:
-            given, _, family = name.rpartition(" ")
-            authors.append({"given": given or None, "family": family})
+    authors = authors_from(
+        [_text(a.find("atom:name", NS)) for a in entry.findall("atom:author", NS)]
+    )
     source = {
         "kind": "preprint",
         "title": _text(entry.find("atom:title", NS)) or "",

@@ -2,6 +2,7 @@
 retries with backoff on 429 / 5xx / network errors that honour Retry-After, all within one
 deadline. Failures become 502 (bad answer), 503 (unreachable) or 504 (timed out)."""
 
+import math
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -33,9 +34,11 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf", "nan" and absurd values say nothing usable
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -73,7 +76,7 @@ class HttpProvider:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = self.client.get(url, params=params, headers=headers)
+                response = self.send(url, params, headers)
             except httpx.TimeoutException:
                 if last or self._out_of_time(started, 0):
                     raise ProviderTimeout(
@@ -107,6 +110,12 @@ class HttpProvider:
                 continue
             return response
         raise AssertionError("unreachable")
+
+    def send(
+        self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None
+    ) -> httpx.Response:
+        """One attempt."""
+        return self.client.get(url, params=params, headers=headers)
 
     def _backoff(self, attempt: int) -> float:
         return min(0.5 * 2**attempt, 4.0)

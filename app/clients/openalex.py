@@ -4,6 +4,7 @@ from typing import Any
 from urllib.parse import quote
 
 from app.clients.http import HttpProvider, ProviderError
+from app.clients.names import authors_from
 from app.core.errors import NotFound
 from app.services.formats.common import find_arxiv
 
@@ -26,12 +27,9 @@ def abstract_from_index(index: dict[str, list[int]] | None) -> str | None:
 
 
 def to_source(work: dict[str, Any]) -> dict[str, Any]:
-    authors = []
-    for a in work.get("authorships") or []:
-        name = ((a.get("author") or {}).get("display_name") or "").strip()
-        given, _, family = name.rpartition(" ")
-        if family:
-            authors.append({"given": given or None, "family": family})
+    authors = authors_from(
+        [(a.get("author") or {}).get("display_name") for a in work.get("authorships") or []]
+    )
     location = work.get("primary_location") or {}
     ids = work.get("ids") or {}
     landing = location.get("landing_page_url")

@@ -4,6 +4,7 @@ from typing import Any
 from urllib.parse import quote
 
 from app.clients.http import HttpProvider, ProviderError
+from app.clients.names import authors_from
 from app.core.errors import NotFound
 
 FIELDS = "title,authors,year,venue,publicationDate,externalIds,abstract,url,publicationTypes"
@@ -11,11 +12,7 @@ FIELDS = "title,authors,year,venue,publicationDate,externalIds,abstract,url,publ
 
 def to_source(paper: dict[str, Any]) -> dict[str, Any]:
     ids = paper.get("externalIds") or {}
-    authors = []
-    for a in paper.get("authors") or []:
-        given, _, family = (a.get("name") or "").rpartition(" ")
-        if family:
-            authors.append({"given": given or None, "family": family})
+    authors = authors_from([a.get("name") for a in paper.get("authors") or []])
     types = [t.lower() for t in paper.get("publicationTypes") or []]
     source = {
         "kind": "paper"

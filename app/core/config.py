@@ -62,6 +62,26 @@ class Settings(BaseSettings):
         description="Queue of run messages; the API and its workers must use the same one.",
     )
 
+    # Watches: saved queries polled on a schedule into each thread's inbox.
+    watch_scheduler: bool = Field(
+        True, description="Poll due watches from this server process (off: `atlas watches poll`)."
+    )
+    watch_tick_s: float = Field(
+        30.0, gt=0, description="How often the scheduler looks for due watches."
+    )
+    watch_page_size: int = Field(50, ge=1, le=100, description="Items asked per provider page.")
+    watch_max_pages: int = Field(
+        3, ge=1, le=20, description="Pages a poll reads back until one holds nothing new."
+    )
+    watch_backoff_s: float = Field(
+        60.0, gt=0, description="First retry delay after a failed poll; doubles per failure."
+    )
+    embeddings: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: rank suggestions with the sentence-embedding model when the "
+        "`embeddings` extra is installed; off: always full-text similarity.",
+    )
+
     # Access.
     secret_key: str = Field(
         DEV_SECRET, description="Signs session cookies; must be set outside development."

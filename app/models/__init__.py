@@ -14,6 +14,7 @@ from app.models.thread import Thread, ThreadItem
 from app.models.timeline import TimelineEvent
 from app.models.token import ApiToken
 from app.models.version import ThreadCitation, ThreadVersion
+from app.models.watch import Embedding, InboxItem, InboxKey, Watch
 
 __all__ = [
     "Actor",
@@ -22,9 +23,12 @@ __all__ = [
     "Claim",
     "ClaimStatusChange",
     "Edge",
+    "Embedding",
     "Evidence",
     "ExperimentRun",
     "GraphChange",
+    "InboxItem",
+    "InboxKey",
     "Perspective",
     "PerspectiveEvolution",
     "Problem",
@@ -40,6 +44,7 @@ __all__ = [
     "ThreadItem",
     "ThreadVersion",
     "TimelineEvent",
+    "Watch",
     "Work",
     "WorkDistinction",
 ]

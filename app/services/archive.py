@@ -20,6 +20,7 @@ Not archived, because they are not data:
   watching the database they came from. A restored database starts with an empty log;
   a process builds its graph from the tables on its first graph read. (So restore before
   starting the servers, or restart any that already read the empty database's graph.)
+- `embeddings`, a cache of sentence-embedding vectors, computed again when needed.
 - Full-text search data: SQLite's FTS5 tables (`search_*`) are filled by triggers and
   PostgreSQL's `search_vector` columns are generated, so the inserts rebuild them.
 
@@ -69,7 +70,7 @@ from app.models import Base
 FORMAT = "theory-atlas-archive"
 VERSION = 1
 # Not data (see the module docstring): the graph change log.
-SKIPPED_TABLES = frozenset({"graph_changes"})
+SKIPPED_TABLES = frozenset({"graph_changes", "embeddings"})
 BATCH_ROWS = 1000
 
 

@@ -18,6 +18,7 @@ from app.models import (
     TimelineEvent,
 )
 from app.models.common import format_partial_date
+from app.services import inbox
 
 
 def changes_since(session: Session, thread: Thread, since: datetime) -> dict[str, Any]:
@@ -50,6 +51,7 @@ def changes_since(session: Session, thread: Thread, since: datetime) -> dict[str
             SourceRevision.changed_at >= since, SourceRevision.source_id.in_(thread_sources)
         )
     ).all()
+    triaged = inbox.accepted_since(session, thread.id, since)
     return {
         "thread_id": thread.id,
         "since": since.isoformat(),
@@ -61,6 +63,17 @@ def changes_since(session: Session, thread: Thread, since: datetime) -> dict[str
                 "added_at": i.added_at.isoformat(),
             }
             for i, s in items
+        ],
+        "inbox_accepted": [
+            {
+                "item_id": i.id,
+                "title": i.title,
+                "status": i.status.value,
+                "source_id": i.source_id,
+                "watch_id": i.watch_id,
+                "decided_at": i.decided_at.isoformat() if i.decided_at else None,
+            }
+            for i in triaged
         ],
         "timeline_added": [
             {"id": e.id, "date": format_partial_date(e.date, e.date_precision), "text": e.text}

@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.models.common import format_partial_date
 from app.models.edge import NodeType
-from app.services import renders
+from app.services import inbox, renders
 from app.services.citations import Numbers
 
 CITATION = re.compile(r"\[([0-9]+)\]")
@@ -351,6 +351,10 @@ def _numbers_for(session: Session, numbers: Numbers, source_ids: list[int]) -> l
     return sorted({n for w in works if (n := numbers.number(w)) is not None})
 
 
+def _found_via(items: list[ThreadItem], source_id: int) -> str:
+    return next((i.found_via or "inbox" for i in items if i.source_id == source_id), "inbox")
+
+
 def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | None) -> str:
     """A factual change digest since the previous version, with citations, marked generated:
     new works grouped by the problems and tensions they bear on, tension status changes,
@@ -378,11 +382,20 @@ def draft_digest(session: Session, thread: Thread, previous: ThreadVersion | Non
     ]
     if by_work:
         topics = _topics(session, thread, [s.id for s in by_work.values()])
+        # Items a curator accepted from the inbox since the previous version, by source.
+        triaged = {i.source_id for i in inbox.accepted_since(session, thread.id, since)}
         groups: dict[str, list[str]] = {}
         for w, s in by_work.items():
+            via = ""
+            if s.id in triaged:
+                via = f" (from the inbox, {_found_via(items, s.id)})"
             for topic in topics[s.id] or ["Not yet tied to a problem or tension"]:
-                groups.setdefault(topic, []).append(f"- {s.title} [{numbers.number(w)}]")
-        lines.append(f"New in the thread: {len(by_work)} work(s).")
+                groups.setdefault(topic, []).append(f"- {s.title} [{numbers.number(w)}]{via}")
+        from_inbox = sum(1 for s in by_work.values() if s.id in triaged)
+        lines.append(
+            f"New in the thread: {len(by_work)} work(s)"
+            + (f", {from_inbox} of them accepted from the inbox." if from_inbox else ".")
+        )
         for topic in sorted(groups):
             lines += [f"{topic}:", *groups[topic]]
     changes = session.execute(

@@ -11,7 +11,14 @@ from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
 from app.services import tokens
 from app.services.seed import load_seed
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, Site, Watch, watched_context
+from tests.browser.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Site,
+    Watch,
+    file_inbox_items,
+    watched_context,
+)
 from tests.servers import api_server
 
 
@@ -31,6 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with make_sessionmaker(engine)() as session:
         load_seed(session, settings.seeds_dir)
         token = tokens.create(session, "browser tests", ["write"])
+        file_inbox_items(session)
         session.commit()
     engine.dispose()
     with api_server(env["DATABASE_URL"], **env) as base:

@@ -9,6 +9,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
+from sqlalchemy.orm import Session
+
+from app.clients.watching import Found
+from app.models import Thread
+from app.models.watch import WatchProvider
+from app.services import inbox, watches
+from app.services.watches import WatchCreate
 
 CHROMIUM = os.environ.get("ATLAS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -94,3 +101,30 @@ def screenshot(page: Page, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000, f"{path} looks empty"
     return path
+
+
+INBOX_TITLES = (
+    "Grokking as a lazy-to-rich transition in training dynamics",
+    "Benign overfitting when the covariance has many small directions",
+)
+
+
+def file_inbox_items(session: Session) -> None:
+    """A paused watch on the seed thread and two items waiting in its inbox."""
+    thread = session.get(Thread, 1)
+    assert thread is not None
+    blog = WatchCreate(
+        name="A research blog",
+        provider=WatchProvider.feed,
+        query="https://blog.example.org/feed.xml",
+        active=False,  # never polled: this machine reaches no outside host
+    )
+    watch = watches.create_watch(session, thread, blog)
+    found = [
+        Found(
+            f"post-{n}",
+            {"kind": "blog_post", "title": title, "url": f"https://blog.example.org/{n}"},
+        )
+        for n, title in enumerate(INBOX_TITLES)
+    ]
+    inbox.receive(session, watch, found)

@@ -8,7 +8,14 @@ import time
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.support import Site, Watch, require_chromium, screenshot, watched_context
+from tests.browser.support import (
+    INBOX_TITLES,
+    Site,
+    Watch,
+    require_chromium,
+    screenshot,
+    watched_context,
+)
 
 require_chromium()
 pytestmark = pytest.mark.once  # each xdist worker starts its own server and browser
@@ -171,6 +178,32 @@ def test_login_then_publish_a_version_and_read_its_diff(
     expect(page.get_by_role("form", name="Publish the next version")).to_have_count(0)
 
 
+def test_curating_the_inbox(page: Page, site: Site) -> None:
+    visit(page, "/threads/1")
+    follow(page, "a:has-text('Inbox')", r"/threads/[\w-]+/inbox$")
+    items = page.locator("ol.results > li")
+    expect(items).to_have_count(len(INBOX_TITLES))
+    expect(page.get_by_text("Likely bears on:").first).to_be_visible()
+    expect(page.get_by_role("button", name="Accept")).to_have_count(0)  # not logged in
+    page.get_by_role("link", name="Log in").last.click()
+    page.get_by_label("Token").fill(site.token)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/inbox$"))
+    grokking = items.filter(has_text=INBOX_TITLES[0])
+    grokking.get_by_label("Reason").fill("Bears on the grokking claim")
+    grokking.get_by_role("button", name="Accept").click()
+    page.wait_for_url(re.compile(r"/inbox$"))
+    check_page(page)
+    expect(items).to_have_count(len(INBOX_TITLES) - 1)
+    page.get_by_role("link", name="accepted", exact=True).click()
+    expect(page.locator("ol.results > li")).to_contain_text(
+        "Accepted by browser tests: Bears on the grokking claim"
+    )
+    follow(page, "ol.results a[href^='/sources/']", r"/sources/\d+$")
+    expect(page.locator("h1")).to_have_text(INBOX_TITLES[0])
+    page.get_by_role("button", name="Log out").click()
+
+
 def test_a_quick_run_shows_progress_then_its_plot(page: Page) -> None:
     visit(page, "/experiments/benign_overfitting")
     page.get_by_label("Seed").fill("11")
@@ -237,6 +270,7 @@ PHONE_PAGES = [
     "/experiments",
     "/experiments/benign_overfitting",
     "/graph?node=claim:1",
+    "/threads/1/inbox",
 ]
 
 

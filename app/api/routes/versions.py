@@ -164,8 +164,9 @@ def diff_versions(
 @router.get(
     "/{ref}/changes",
     summary="What changed since a date",
-    description="Sources added to the thread, timeline events, claims and evidence recorded, "
-    "tension status changes and source corrections since `since` — before any version.",
+    description="Sources added to the thread, inbox items accepted or merged into it, "
+    "timeline events, claims and evidence recorded, tension status changes and source "
+    "corrections since `since` — before any version.",
     responses={
         200: {
             "content": {
