@@ -2,6 +2,7 @@
 time are recorded, the cursor is kept, and the service goes on answering meanwhile."""
 
 import json
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.clients import addresses
 from app.core.config import get_settings
 from app.main import create_app
 from app.models import Watch
@@ -152,10 +154,13 @@ def test_the_command_polls_due_watches(
     """`atlas watches poll` (for cron): one JSON report per due watch, exit 1 on a failure;
     a watch waiting for its retry is not due."""
     post(client, "/threads", {"title": "A thread"})
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    client.app.state.settings = settings.model_copy(update={"watch_private_hosts": True})  # type: ignore[attr-defined]
     refused = "http://127.0.0.1:9/feed.xml"  # the discard port: connection refused at once
     post(client, "/threads/1/watches", {"name": "local", "provider": "feed", "query": refused})
     monkeypatch.setenv("DATABASE_URL", db_settings.database_url)
     monkeypatch.setenv("LOOKUP_RETRIES", "0")
+    monkeypatch.setenv("WATCH_PRIVATE_HOSTS", "true")
     get_settings.cache_clear()
     try:
         first = CliRunner().invoke(cli, ["watches", "poll"])
@@ -239,3 +244,49 @@ def test_a_trickling_feed_times_out_and_a_huge_one_is_cut(client: TestClient) ->
     cap = settings.watch_page_size * settings.watch_max_pages
     assert report["added"] == cap == 150
     assert client.get(f"{API}/threads/1/inbox", params={"limit": 1}).json()["total"] == cap
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/feed.xml",
+        "http://localhost/feed.xml",
+        "http://[::1]/feed.xml",
+        "http://10.0.0.5/feed.xml",
+        "http://169.254.169.254/latest/meta-data",
+        "http://192.168.1.1/rss",
+    ],
+)
+def test_feeds_on_private_addresses_are_refused(client: TestClient, url: str) -> None:
+    post(client, "/threads", {"title": "A thread"})
+    refused = client.post(
+        f"{API}/threads/1/watches", json={"name": "inward", "provider": "feed", "query": url}
+    )
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "query"
+    assert "WATCH_PRIVATE_HOSTS" in refused.json()["error"]["message"]
+    public = _feed_watch(client)
+    moved = client.patch(f"{API}/watches/{public['id']}", json={"query": url})
+    assert moved.status_code == 422
+    assert client.get(f"{API}/watches/{public['id']}").json()["query"] == FEED
+
+
+def test_a_public_name_pointing_inwards_is_refused_when_fetched(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked on every request the real client sends (no test transport here): the name
+    resolves to a private address, so nothing is fetched."""
+
+    def resolve(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        assert host == "inward.example.org"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 443))]
+
+    monkeypatch.setattr(addresses.socket, "getaddrinfo", resolve)
+    post(client, "/threads", {"title": "A thread"})
+    watch = post(
+        client,
+        "/threads/1/watches",
+        {"name": "inward", "provider": "feed", "query": "https://inward.example.org/feed"},
+    )
+    failed = client.post(f"{API}/watches/{watch['id']}/poll")
+    assert failed.status_code == 502, failed.text
+    assert "private network" in failed.json()["error"]["message"]

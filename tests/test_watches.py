@@ -172,6 +172,7 @@ def test_provider_error_answers_are_recorded(
         ({"provider": "openalex", "query": "grokking"}, "query"),
         ({"provider": "nature", "query": "x"}, "provider"),
         ({"provider": "arxiv", "query": "all:x", "every_minutes": 1}, "every_minutes"),
+        ({"provider": "arxiv", "query": "all:x", "every_minutes": True}, "every_minutes"),
     ],
 )
 def test_bad_watches_are_refused(

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import feedparser
 import httpx
 
-from app.clients import arxiv, openalex, semanticscholar
+from app.clients import addresses, arxiv, openalex, semanticscholar
 from app.clients.http import HttpProvider, ProviderError
 from app.clients.names import authors_from
 from app.clients.rate import LIMITER, MIN_INTERVAL_S, RateLimiter
@@ -52,6 +52,14 @@ class Fetched:
 Seen = Callable[[Found], bool]
 
 
+def _refuse_private(request: httpx.Request) -> None:
+    if addresses.resolves_to_private(str(request.url)):
+        raise ProviderError(
+            f"{request.url.host} is on this machine or a private network; "
+            "WATCH_PRIVATE_HOSTS=true allows such feeds"
+        )
+
+
 class WatchClient(HttpProvider):
     """One provider's client, rate limited; `name` picks the limit."""
 
@@ -66,6 +74,9 @@ class WatchClient(HttpProvider):
         super().__init__(settings, transport, sleep)
         self.name = name
         self.limiter = limiter or LIMITER  # one per process: every watch shares the limits
+        if name == "feed" and transport is None and not settings.watch_private_hosts:
+            # Every request, redirects included: a public name may point inwards.
+            self.client.event_hooks["request"].append(_refuse_private)
 
     def send(
         self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None

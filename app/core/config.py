@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     watch_backoff_s: float = Field(
         60.0, gt=0, description="First retry delay after a failed poll; doubles per failure."
     )
+    watch_private_hosts: bool = Field(
+        False,
+        description="Let feed watches fetch localhost and private or link-local addresses.",
+    )
     embeddings: Literal["auto", "off"] = Field(
         "auto",
         description="auto: rank suggestions with the sentence-embedding model when the "

@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.clients import watching
+from app.clients import addresses, watching
 from app.clients.http import ProviderError, retry_after_seconds
 from app.core.config import Settings
 from app.core.errors import AppError, InvalidInput, NotFound
@@ -60,7 +60,9 @@ class WatchCreate(BaseModel):
         "(S2 id, `DOI:…`, `ARXIV:…`, `CorpusId:…`); openalex: a works filter "
         "(`title.search:grokking,from_publication_date:2024-01-01`); feed: an RSS/Atom URL.",
     )
-    every_minutes: int = Field(1440, ge=MIN_EVERY, le=MAX_EVERY, description="Poll interval.")
+    every_minutes: int = Field(
+        1440, ge=MIN_EVERY, le=MAX_EVERY, strict=True, description="Poll interval."
+    )
     active: bool = True
 
     @model_validator(mode="after")
@@ -75,7 +77,7 @@ class WatchUpdate(BaseModel):
     )
     name: ShortText | None = None
     query: str | None = Field(None, min_length=1, max_length=2000)
-    every_minutes: int | None = Field(None, ge=MIN_EVERY, le=MAX_EVERY)
+    every_minutes: int | None = Field(None, ge=MIN_EVERY, le=MAX_EVERY, strict=True)
     active: bool | None = None
 
 
@@ -147,6 +149,20 @@ def check_query(provider: WatchProvider, query: str, field: str = "query") -> No
         raise InvalidInput(f"{field}: {problem}", field=field)
 
 
+def check_host(provider: WatchProvider, query: str, settings: Settings) -> None:
+    """A feed on this machine or a private network only when the settings allow it."""
+    if (
+        provider == WatchProvider.feed
+        and not settings.watch_private_hosts
+        and addresses.names_private_host(query.strip())
+    ):
+        raise InvalidInput(
+            "query: the feed is on this machine or a private network; set "
+            "WATCH_PRIVATE_HOSTS=true to allow such feeds",
+            field="query",
+        )
+
+
 def public(session: Session, watch: Watch) -> dict[str, Any]:
     pending = session.scalar(
         select(func.count())
@@ -185,7 +201,11 @@ def list_watches(session: Session, thread: Thread, limit: int, offset: int) -> d
     return page([public(session, w) for w in rows], total, limit, offset)
 
 
-def create_watch(session: Session, thread: Thread, data: WatchCreate) -> Watch:
+def create_watch(
+    session: Session, thread: Thread, data: WatchCreate, settings: Settings | None = None
+) -> Watch:
+    if settings is not None:
+        check_host(data.provider, data.query, settings)
     watch = Watch(
         thread_id=thread.id,
         name=data.name,
@@ -203,13 +223,17 @@ def create_watch(session: Session, thread: Thread, data: WatchCreate) -> Watch:
     return watch
 
 
-def update_watch(session: Session, watch: Watch, data: WatchUpdate) -> Watch:
+def update_watch(
+    session: Session, watch: Watch, data: WatchUpdate, settings: Settings | None = None
+) -> Watch:
     changes = data.model_dump(exclude_unset=True)
     for name in ("name", "query", "every_minutes", "active"):
         if name in changes and changes[name] is None:
             raise InvalidInput(f"{name}: must not be null", field=name)
     if "query" in changes:
         check_query(watch.provider, changes["query"])
+        if settings is not None:
+            check_host(watch.provider, changes["query"], settings)
         changes["query"] = changes["query"].strip()
         if changes["query"] != watch.query:
             watch.cursor = {}  # a new question: start over from its newest page

@@ -56,10 +56,15 @@ def list_watches(session: SessionDep, ref: ThreadRef, limit: Limit = 50, offset:
     "thread's inbox (GET /threads/{ref}/inbox).",
 )
 def post_watch(
-    session: SessionDep, ref: ThreadRef, body: Annotated[watches.WatchCreate, Body()]
+    request: Request,
+    session: SessionDep,
+    ref: ThreadRef,
+    body: Annotated[watches.WatchCreate, Body()],
 ) -> Any:
+    settings = request.app.state.settings
+
     def change() -> int:
-        return watches.create_watch(session, get_row(session, THREADS, ref), body).id
+        return watches.create_watch(session, get_row(session, THREADS, ref), body, settings).id
 
     watch_id = write(session, change)
     return watches.public(session, watches.get_watch(session, watch_id))
@@ -83,10 +88,15 @@ def get_watch(session: SessionDep, watch_id: WatchId) -> Any:
     "or pause it (`active: false`).",
 )
 def patch_watch(
-    session: SessionDep, watch_id: WatchId, body: Annotated[watches.WatchUpdate, Body()]
+    request: Request,
+    session: SessionDep,
+    watch_id: WatchId,
+    body: Annotated[watches.WatchUpdate, Body()],
 ) -> Any:
+    settings = request.app.state.settings
     write(
-        session, lambda: watches.update_watch(session, watches.get_watch(session, watch_id), body)
+        session,
+        lambda: watches.update_watch(session, watches.get_watch(session, watch_id), body, settings),
     )
     return watches.public(session, watches.get_watch(session, watch_id))
 
