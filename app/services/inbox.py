@@ -26,6 +26,7 @@ from app.services.sources import source_columns
 
 BulkAction = Literal["accept", "reject"]
 MAX_BULK = 500
+KEY_LENGTH = 600  # inbox_keys.key
 
 
 def _validated(data: dict[str, Any]) -> SourceCreate | None:
@@ -44,7 +45,7 @@ def keys_of(provider: WatchProvider, found: Found) -> list[str]:
         keys += [
             f"{name}:{columns[name]}" for name in ("doi", "arxiv_id", "url") if columns.get(name)
         ]
-    return keys
+    return [k[:KEY_LENGTH] for k in keys]
 
 
 def seen_keys(session: Session, thread_id: int) -> set[str]:
@@ -101,11 +102,11 @@ def receive(session: Session, watch: Watch, found: list[Found]) -> Received:
         if known is not None and _in_thread(session, watch.thread_id, known):
             report.already_in_thread += 1
             continue
-        work, rule = (None, duplicates[0].field) if duplicates else (None, None)
-        if fresh:
-            work, rule, _ = intake.group(fresh)[fresh[0].index]
-        if known is not None:
+        if known is not None:  # the identifier is a known source's: its work, by that rule
             work = session.scalar(select(Source.work_id).where(Source.id == known))
+            rule = duplicates[0].field
+        else:  # a new source; maybe a copy of a known work (arXiv version, published, mirror)
+            work, rule, _ = intake.group(fresh)[fresh[0].index]
         row = InboxItem(
             thread_id=watch.thread_id,
             watch_id=watch.id,
@@ -119,8 +120,7 @@ def receive(session: Session, watch: Watch, found: list[Found]) -> Received:
         session.add(row)
         session.flush()
         session.add_all(
-            InboxKey(thread_id=watch.thread_id, key=k[:600], item_id=row.id)
-            for k in dict.fromkeys(keys)
+            InboxKey(thread_id=watch.thread_id, key=k, item_id=row.id) for k in dict.fromkeys(keys)
         )
         seen.update(keys)
         report.added.append(row.id)
