@@ -108,7 +108,9 @@ def test_requests_complete_while_a_poll_waits_on_its_provider(
         release.wait(30)
         raise httpx.ConnectError("no route to host", request=request)
 
-    settings = db_settings.model_copy(update={"watch_scheduler": True, "watch_tick_s": 0.1})
+    settings = db_settings.model_copy(
+        update={"watch_scheduler": True, "watch_tick_s": 0.1, "lookup_deadline_s": 60.0}
+    )
     app = create_app(settings)
     app.state.watch_transport = httpx.MockTransport(hanging)
     app.state.watch_sleep = lambda _s: None
@@ -209,6 +211,14 @@ class Trickle(httpx.SyncByteStream):
             yield b" "
 
 
+class Vast(httpx.SyncByteStream):
+    """An answer that goes on past 10 MB."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for _ in range(11):
+            yield b" " * 1_000_000
+
+
 def test_a_trickling_feed_times_out_and_a_huge_one_is_cut(client: TestClient) -> None:
     entries = "".join(
         f"<entry><id>urn:post:{n}</id><title>Post {n}</title>"
@@ -220,6 +230,10 @@ def test_a_trickling_feed_times_out_and_a_huge_one_is_cut(client: TestClient) ->
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.host == "slow.example.org":
             return httpx.Response(200, stream=Trickle())
+        if request.url.host == "late.example.org":  # the headers themselves come late
+            time.sleep(3)
+        if request.url.host == "vast.example.org":
+            return httpx.Response(200, stream=Vast())
         return httpx.Response(200, text=big)
 
     client.app.state.watch_transport = httpx.MockTransport(answer)  # type: ignore[attr-defined]
@@ -234,6 +248,23 @@ def test_a_trickling_feed_times_out_and_a_huge_one_is_cut(client: TestClient) ->
     )
     timed_out = client.post(f"{API}/watches/{slow['id']}/poll")
     assert timed_out.status_code == 504, timed_out.text
+    assert "did not answer in full" in timed_out.json()["error"]["message"]
+    late = post(
+        client,
+        "/threads/1/watches",
+        {"name": "late", "provider": "feed", "query": "https://late.example.org/rss"},
+    )
+    started = time.monotonic()
+    late_answer = client.post(f"{API}/watches/{late['id']}/poll")
+    assert late_answer.status_code == 504, late_answer.text
+    assert time.monotonic() - started < 2.9  # given up at the deadline, not at the headers
+    vast = post(
+        client,
+        "/threads/1/watches",
+        {"name": "vast", "provider": "feed", "query": "https://vast.example.org/rss"},
+    )
+    too_big = client.post(f"{API}/watches/{vast['id']}/poll")
+    assert too_big.status_code == 502 and "more than 10 MB" in too_big.json()["error"]["message"]
     huge = post(
         client,
         "/threads/1/watches",
@@ -255,6 +286,9 @@ def test_a_trickling_feed_times_out_and_a_huge_one_is_cut(client: TestClient) ->
         "http://10.0.0.5/feed.xml",
         "http://169.254.169.254/latest/meta-data",
         "http://192.168.1.1/rss",
+        "http://127.1:8134/feed.xml",
+        "http://2130706433/feed.xml",
+        "http://0x7f000001/feed.xml",
     ],
 )
 def test_feeds_on_private_addresses_are_refused(client: TestClient, url: str) -> None:

@@ -1,7 +1,7 @@
 """Watches polled against recorded provider responses: new items reach the inbox once, a
 second poll adds nothing; paging, feed validators, rate limits and bad input."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -195,6 +195,9 @@ def test_watch_updates_and_deletion(client: TestClient, providers: RecordedProvi
     assert moved_by == timedelta(minutes=60)  # rescheduled from the last poll, not a day
     paused = client.patch(f"{API}/watches/{watch['id']}", json={"active": False}).json()
     assert paused["active"] is False and paused["cursor"]["polled"] is True
+    resumed = client.patch(f"{API}/watches/{watch['id']}", json={"active": True})
+    assert resumed.status_code == 200, resumed.text
+    assert datetime.fromisoformat(resumed.json()["next_poll_at"]) <= datetime.now(UTC)  # due
     moved = client.patch(f"{API}/watches/{watch['id']}", json={"query": "all:grokking"}).json()
     assert moved["cursor"] == {}  # a new question starts over
     assert client.patch(f"{API}/watches/{watch['id']}", json={"query": None}).status_code == 422

@@ -8,9 +8,14 @@ from urllib.parse import urlsplit
 
 def _is_private(address: str) -> bool:
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+            address.split("%", 1)[0]
+        )
     except ValueError:
-        return False
+        try:  # the forms the C library also reads as IPv4: 127.1, 2130706433, 0x7f000001
+            ip = ipaddress.IPv4Address(socket.inet_aton(address))
+        except OSError:
+            return False
     return not ip.is_global or ip.is_multicast
 
 

@@ -13,6 +13,8 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +24,7 @@ import feedparser
 import httpx
 
 from app.clients import addresses, arxiv, openalex, semanticscholar
-from app.clients.http import HttpProvider, ProviderError
+from app.clients.http import HttpProvider, ProviderError, ProviderTimeout
 from app.clients.names import authors_from
 from app.clients.rate import LIMITER, MIN_INTERVAL_S, RateLimiter
 from app.core.config import Settings
@@ -34,6 +36,9 @@ FORUM_HOSTS = ("lesswrong.com", "alignmentforum.org")
 TAG = re.compile(r"<[^>]+>")
 MAX_ABSTRACT = 5000
 MAX_ANSWER_BYTES = 10_000_000
+# Threads that read answers for polls; an attempt past its deadline is left to one of them,
+# so a host that never finishes costs at most these (then further attempts time out).
+FETCHERS = ThreadPoolExecutor(8, thread_name_prefix="watch-fetch")
 
 
 @dataclass
@@ -81,11 +86,30 @@ class WatchClient(HttpProvider):
     def send(
         self, url: str, params: dict[str, Any] | None, headers: dict[str, str] | None
     ) -> httpx.Response:
-        """One attempt, spaced by the provider's rate limit, read within a byte budget and
-        a whole-answer deadline (a server trickling bytes never trips the read timeout)."""
+        """One attempt, spaced by the provider's rate limit, and answered in full (headers
+        and body, at most 10 MB) within `lookup_deadline_s`: a server trickling bytes trips
+        no per-read timeout, so the attempt runs on a fetch thread and is given up (left to
+        end on its own) when the deadline passes."""
         key = self.name if self.name != "feed" else f"feed:{urlsplit(url).hostname}"
         self.limiter.wait(key, MIN_INTERVAL_S[self.name], self.sleep)
-        deadline = time.monotonic() + self.settings.lookup_deadline_s
+        seconds = self.settings.lookup_deadline_s
+        deadline = time.monotonic() + seconds
+        attempt = FETCHERS.submit(self._read, url, params, headers, deadline)
+        try:
+            return attempt.result(timeout=seconds)
+        except FutureTimeout:
+            attempt.cancel()
+            raise ProviderTimeout(
+                f"{self.name} did not answer in full within {seconds:g} s"
+            ) from None
+
+    def _read(
+        self,
+        url: str,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        deadline: float,
+    ) -> httpx.Response:
         with self.client.stream("GET", url, params=params, headers=headers) as response:
             if response.is_stream_consumed:  # an answer already in memory (a test's transport)
                 return response
@@ -98,7 +122,7 @@ class WatchClient(HttpProvider):
                         "not read further"
                     )
                 if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("the whole answer took too long")
+                    raise ProviderTimeout(f"{self.name} did not answer in full in time")
                 body.append(chunk)
         return httpx.Response(
             response.status_code,

@@ -238,7 +238,7 @@ def update_watch(
         if changes["query"] != watch.query:
             watch.cursor = {}  # a new question: start over from its newest page
     if changes.get("active") and not watch.active:
-        watch.next_poll_at = min(watch.next_poll_at, utcnow())
+        watch.next_poll_at = min(_aware(watch.next_poll_at), utcnow())
     if "every_minutes" in changes and not watch.failures:  # a failing watch keeps its retry
         since = watch.last_success_at or utcnow()
         watch.next_poll_at = since + timedelta(minutes=changes["every_minutes"])
