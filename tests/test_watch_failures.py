@@ -35,13 +35,15 @@ def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _watch_on(client: TestClient, name: str, url: str, **more: Any) -> dict[str, Any]:
+    """A feed watch on thread 1."""
+    body = {"name": name, "provider": "feed", "query": url, **more}
+    return post(client, "/threads/1/watches", body)
+
+
 def _feed_watch(client: TestClient) -> dict[str, Any]:
     post(client, "/threads", {"title": "A thread"})
-    return post(
-        client,
-        "/threads/1/watches",
-        {"name": "blog", "provider": "feed", "query": FEED, "every_minutes": 60},
-    )
+    return _watch_on(client, "blog", FEED, every_minutes=60)
 
 
 def test_unreachable_provider_is_recorded_and_backed_off(client: TestClient) -> None:
@@ -122,11 +124,7 @@ def test_requests_complete_while_a_poll_waits_on_its_provider(
         assert waiting["polling"] is True and waiting["failures"] == 0
         # Another watch, due now, is polled meanwhile: a hanging provider holds up only
         # its own watches.
-        fast = post(
-            client,
-            "/threads/1/watches",
-            {"name": "fast", "provider": "feed", "query": "https://fast.example.org/atom.xml"},
-        )
+        fast = _watch_on(client, "fast", "https://fast.example.org/atom.xml")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if client.get(f"{API}/watches/{fast['id']}").json()["items_found"]:
@@ -159,7 +157,7 @@ def test_the_command_polls_due_watches(
     settings = client.app.state.settings  # type: ignore[attr-defined]
     client.app.state.settings = settings.model_copy(update={"watch_private_hosts": True})  # type: ignore[attr-defined]
     refused = "http://127.0.0.1:9/feed.xml"  # the discard port: connection refused at once
-    post(client, "/threads/1/watches", {"name": "local", "provider": "feed", "query": refused})
+    _watch_on(client, "local", refused)
     monkeypatch.setenv("DATABASE_URL", db_settings.database_url)
     monkeypatch.setenv("LOOKUP_RETRIES", "0")
     monkeypatch.setenv("WATCH_PRIVATE_HOSTS", "true")
@@ -188,11 +186,7 @@ def test_retry_after_is_believed_within_reason(
     client.app.state.watch_transport = httpx.MockTransport(busy)  # type: ignore[attr-defined]
     client.app.state.watch_sleep = lambda _s: None  # type: ignore[attr-defined]
     post(client, "/threads", {"title": "A thread"})
-    watch = post(
-        client,
-        "/threads/1/watches",
-        {"name": "blog", "provider": "feed", "query": FEED, "every_minutes": 60 * 24 * 30},
-    )
+    watch = _watch_on(client, "blog", FEED, every_minutes=60 * 24 * 30)
     failed = client.post(f"{API}/watches/{watch['id']}/poll")
     assert failed.status_code == 503, failed.text
     state = client.get(f"{API}/watches/{watch['id']}").json()
@@ -241,35 +235,19 @@ def test_a_trickling_feed_times_out_and_a_huge_one_is_cut(client: TestClient) ->
     settings = client.app.state.settings  # type: ignore[attr-defined]
     client.app.state.settings = settings.model_copy(update={"lookup_deadline_s": 1.0})  # type: ignore[attr-defined]
     post(client, "/threads", {"title": "A thread"})
-    slow = post(
-        client,
-        "/threads/1/watches",
-        {"name": "slow", "provider": "feed", "query": "https://slow.example.org/rss"},
-    )
+    slow = _watch_on(client, "slow", "https://slow.example.org/rss")
     timed_out = client.post(f"{API}/watches/{slow['id']}/poll")
     assert timed_out.status_code == 504, timed_out.text
     assert "did not answer in full" in timed_out.json()["error"]["message"]
-    late = post(
-        client,
-        "/threads/1/watches",
-        {"name": "late", "provider": "feed", "query": "https://late.example.org/rss"},
-    )
+    late = _watch_on(client, "late", "https://late.example.org/rss")
     started = time.monotonic()
     late_answer = client.post(f"{API}/watches/{late['id']}/poll")
     assert late_answer.status_code == 504, late_answer.text
     assert time.monotonic() - started < 2.9  # given up at the deadline, not at the headers
-    vast = post(
-        client,
-        "/threads/1/watches",
-        {"name": "vast", "provider": "feed", "query": "https://vast.example.org/rss"},
-    )
+    vast = _watch_on(client, "vast", "https://vast.example.org/rss")
     too_big = client.post(f"{API}/watches/{vast['id']}/poll")
     assert too_big.status_code == 502 and "more than 10 MB" in too_big.json()["error"]["message"]
-    huge = post(
-        client,
-        "/threads/1/watches",
-        {"name": "huge", "provider": "feed", "query": "https://big.example.org/atom"},
-    )
+    huge = _watch_on(client, "huge", "https://big.example.org/atom")
     report = post(client, f"/watches/{huge['id']}/poll", None, 200)
     # At most WATCH_PAGE_SIZE x WATCH_MAX_PAGES entries of one feed, the first (newest).
     cap = settings.watch_page_size * settings.watch_max_pages
@@ -316,11 +294,7 @@ def test_a_public_name_pointing_inwards_is_refused_when_fetched(
 
     monkeypatch.setattr(addresses.socket, "getaddrinfo", resolve)
     post(client, "/threads", {"title": "A thread"})
-    watch = post(
-        client,
-        "/threads/1/watches",
-        {"name": "inward", "provider": "feed", "query": "https://inward.example.org/feed"},
-    )
+    watch = _watch_on(client, "inward", "https://inward.example.org/feed")
     failed = client.post(f"{API}/watches/{watch['id']}/poll")
     assert failed.status_code == 502, failed.text
     assert "private network" in failed.json()["error"]["message"]
