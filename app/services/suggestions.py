@@ -107,21 +107,11 @@ def source_links(session: Session) -> dict[int, set[Node]]:
     return links
 
 
-def similarities(
-    session: Session,
-    factory: sessionmaker[Session] | None,
-    mode: str,
-    query: str,
-    texts: list[str],
-) -> tuple[np.ndarray, str]:
-    """Cosine similarity of `query` to each text, and the method that measured it."""
-    model = embeddings.encoder(mode)
-    if model is not None:
-        matrix = embeddings.vectors(session, factory, model, [query, *texts])
-        return matrix[1:] @ matrix[0], f"embedding:{model.name}"
+def _fulltext(query: str, texts: list[str]) -> np.ndarray:
+    """Cosine similarity of TF-IDF vectors of `query` and each text."""
     tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english", ngram_range=(1, 2))
     matrix = tfidf.fit_transform([query, *texts])  # rows are L2-normalised
-    return np.asarray((matrix[1:] @ matrix[0].T).todense()).ravel(), "fulltext:tfidf"
+    return np.asarray((matrix[1:] @ matrix[0].T).todense()).ravel()
 
 
 def warm(session: Session, factory: sessionmaker[Session] | None, mode: str) -> int:
@@ -198,6 +188,44 @@ def rank(
     return ranked
 
 
+def suggest_many(
+    session: Session,
+    factory: sessionmaker[Session] | None,
+    mode: str,
+    items: list[dict[str, Any]],
+    limit: int = 5,
+    exclude_works: set[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Suggestions for each item, the candidates, their links and (with the model) their
+    vectors read once for all of them."""
+    found = candidates(session, exclude_works or set())
+    links = source_links(session)
+    texts = [c.text for c in found]
+    queries = [item_text(data) for data in items]
+    model = embeddings.encoder(mode)
+    if model is not None:
+        matrix = embeddings.vectors(session, factory, model, [*queries, *texts])
+        corpus, method = matrix[len(queries) :], f"embedding:{model.name}"
+        measured = [corpus @ matrix[i] for i in range(len(queries))]
+    else:
+        method = "fulltext:tfidf"
+        measured = [_fulltext(query, texts) for query in queries]
+    answers = []
+    for sims in measured:
+        ranked = rank(found, sims, links)
+        answers.append(
+            {
+                "method": method,
+                "topics": ranked["topics"][:limit],
+                **{
+                    f"{kind}s": ranked[kind][:limit]
+                    for kind in ("problem", "tension", "claim", "source")
+                },
+            }
+        )
+    return answers
+
+
 def suggest(
     session: Session,
     factory: sessionmaker[Session] | None,
@@ -206,11 +234,4 @@ def suggest(
     limit: int = 5,
     exclude_works: set[int] | None = None,
 ) -> dict[str, Any]:
-    found = candidates(session, exclude_works or set())
-    sims, method = similarities(session, factory, mode, item_text(data), [c.text for c in found])
-    ranked = rank(found, sims, source_links(session))
-    return {
-        "method": method,
-        "topics": ranked["topics"][:limit],
-        **{f"{kind}s": ranked[kind][:limit] for kind in ("problem", "tension", "claim", "source")},
-    }
+    return suggest_many(session, factory, mode, [data], limit, exclude_works)[0]

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,7 +27,7 @@ from app.core.config import Settings
 from app.core.errors import AppError, InvalidInput, NotFound
 from app.models import InboxItem, Thread, Watch
 from app.models.base import utcnow
-from app.models.common import ShortText, UTCDateTime
+from app.models.common import ShortText, UTCDateTime, _as_utc
 from app.models.watch import WatchProvider
 from app.services import inbox
 from app.services.crud import page
@@ -163,28 +163,30 @@ def check_host(provider: WatchProvider, query: str, settings: Settings) -> None:
         )
 
 
-def public(session: Session, watch: Watch) -> dict[str, Any]:
-    pending = session.scalar(
-        select(func.count())
-        .select_from(InboxItem)
-        .where(InboxItem.watch_id == watch.id, InboxItem.status == "pending")
+def _pending(session: Session, watch_ids: list[int]) -> dict[int, int]:
+    """Pending inbox items per watch, in one query."""
+    rows = session.execute(
+        select(InboxItem.watch_id, func.count())
+        .where(InboxItem.watch_id.in_(watch_ids), InboxItem.status == "pending")
+        .group_by(InboxItem.watch_id)
     )
+    return {watch_id: count for watch_id, count in rows if watch_id is not None}
+
+
+def public(session: Session, watch: Watch, pending: int | None = None) -> dict[str, Any]:
+    if pending is None:
+        pending = _pending(session, [watch.id]).get(watch.id, 0)
     return (
         WatchPublic.model_validate(watch)
         .model_copy(
             update={
                 "next_retry_at": watch.next_poll_at if watch.failures else None,
-                "polling": watch.lease_until is not None and _aware(watch.lease_until) > utcnow(),
-                "pending": pending or 0,
+                "polling": watch.lease_until is not None and _as_utc(watch.lease_until) > utcnow(),
+                "pending": pending,
             }
         )
         .model_dump()
     )
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes (stored as UTC)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def get_watch(session: Session, watch_id: int) -> Watch:
@@ -198,7 +200,8 @@ def list_watches(session: Session, thread: Thread, limit: int, offset: int) -> d
     stmt = select(Watch).where(Watch.thread_id == thread.id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Watch.id).limit(limit).offset(offset)).all()
-    return page([public(session, w) for w in rows], total, limit, offset)
+    counts = _pending(session, [w.id for w in rows])
+    return page([public(session, w, counts.get(w.id, 0)) for w in rows], total, limit, offset)
 
 
 def create_watch(
@@ -238,7 +241,7 @@ def update_watch(
         if changes["query"] != watch.query:
             watch.cursor = {}  # a new question: start over from its newest page
     if changes.get("active") and not watch.active:
-        watch.next_poll_at = min(_aware(watch.next_poll_at), utcnow())
+        watch.next_poll_at = min(_as_utc(watch.next_poll_at), utcnow())
     if "every_minutes" in changes and not watch.failures:  # a failing watch keeps its retry
         since = watch.last_success_at or utcnow()
         watch.next_poll_at = since + timedelta(minutes=changes["every_minutes"])

@@ -41,16 +41,21 @@ def inbox_page(
     wanted = None if status == "all" else InboxStatus(status)
     listed = inbox.list_items(session, thread, wanted, None, PER_PAGE, offset)
     state = request.app.state
-    shown = []
-    for item in listed["items"]:
-        ranked = (
-            suggestions.suggest(
-                session, state.sessionmaker, state.settings.embeddings, item.data, SHOWN
-            )
-            if item.status == InboxStatus.pending
-            else None
+    pending = [i for i in listed["items"] if i.status == InboxStatus.pending]
+    suggested = dict(
+        zip(
+            [i.id for i in pending],
+            suggestions.suggest_many(
+                session,
+                state.sessionmaker,
+                state.settings.embeddings,
+                [i.data for i in pending],
+                SHOWN,
+            ),
+            strict=True,
         )
-        shown.append({"item": item, "suggested": ranked})
+    )
+    shown = [{"item": i, "suggested": suggested.get(i.id)} for i in listed["items"]]
     return render(
         request,
         "inbox.html",
